@@ -1,0 +1,4 @@
+//! Elliptic curves (to be implemented).
+
+pub struct EcPrivateKey;
+pub struct EcPublicKey;

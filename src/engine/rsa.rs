@@ -1,0 +1,4 @@
+//! RSA (to be implemented).
+
+pub struct RsaPrivateKey;
+pub struct RsaPublicKey;

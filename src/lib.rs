@@ -1,0 +1,10 @@
+//! kms-pkcs11: a key management service reached through PKCS#11.
+//!
+//! Data flows one way: C caller → [`ffi`] → [`token`] → [`mechanism`] → [`engine`], with
+//! [`store`] for persistence. See `DESIGN.md` in the shared folder for the architecture.
+
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod mechanism;
+pub mod object;
