@@ -75,6 +75,7 @@ errors! {
     PinLenRange => CKR_PIN_LEN_RANGE,
     PinLocked => CKR_PIN_LOCKED,
     RandomNoRng => CKR_RANDOM_NO_RNG,
+    RandomSeedNotSupported => CKR_RANDOM_SEED_NOT_SUPPORTED,
     SessionClosed => CKR_SESSION_CLOSED,
     SessionExists => CKR_SESSION_EXISTS,
     SessionHandleInvalid => CKR_SESSION_HANDLE_INVALID,

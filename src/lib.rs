@@ -3,8 +3,13 @@
 //! Data flows one way: C caller → [`ffi`] → [`token`] → [`mechanism`] → [`engine`], with
 //! [`store`] for persistence. See `DESIGN.md` in the shared folder for the architecture.
 
+pub mod backend;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod ffi;
+pub mod logging;
 pub mod mechanism;
 pub mod object;
+pub mod store;
+pub mod token;

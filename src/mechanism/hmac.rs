@@ -253,7 +253,7 @@ mod tests {
     #[test]
     fn generation_needs_a_length() {
         let m = Mechanism::new(CKM_GENERIC_SECRET_KEY_GEN);
-        assert_eq!(generate(&m, &Template::new()).err().map(|e| e), Some(Error::TemplateIncomplete));
+        assert_eq!(generate(&m, &Template::new()).err(), Some(Error::TemplateIncomplete));
         let g = generate(&m, &Template::new().with(CKA_VALUE_LEN, crate::object::attribute::ulong_bytes(48)))
             .unwrap();
         assert_eq!(g.attrs.get(CKA_VALUE).unwrap().len(), 48);

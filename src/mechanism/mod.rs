@@ -117,6 +117,7 @@ impl LoadedKey {
 
 /// A cipher operation in one direction (encrypt or decrypt). Output buffers handed to it are at
 /// least as long as the matching `*_len` says.
+#[allow(clippy::len_without_is_empty)] // `len` is an output length, never "empty".
 pub trait Cipher: Send {
     /// Bytes that suffice for the single-part output of `input_len` input bytes.
     fn len(&self, input_len: usize) -> usize;
@@ -131,6 +132,7 @@ pub trait Cipher: Send {
 }
 
 /// A signing or MAC operation.
+#[allow(clippy::len_without_is_empty)] // `len` is an output length, never "empty".
 pub trait Signer: Send {
     fn len(&self) -> usize;
     fn sign(&mut self, data: &[u8], out: &mut [u8]) -> Result<usize>;
@@ -146,6 +148,7 @@ pub trait Verifier: Send {
 }
 
 /// A digest operation.
+#[allow(clippy::len_without_is_empty)] // `len` is an output length, never "empty".
 pub trait Digester: Send {
     fn len(&self) -> usize;
     fn update(&mut self, data: &[u8]) -> Result<()>;
@@ -391,6 +394,7 @@ pub struct Buffered<C> {
 }
 
 /// The single-part operation of a cipher that buffers its multi-part input.
+#[allow(clippy::len_without_is_empty)] // `len` is an output length, never "empty".
 pub trait OneShot: Send {
     fn len(&self, input_len: usize) -> usize;
     fn run(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize>;
@@ -434,6 +438,7 @@ pub struct HashThen<S> {
 }
 
 /// A signature scheme that signs and verifies a digest.
+#[allow(clippy::len_without_is_empty)] // `len` is an output length, never "empty".
 pub trait DigestSigner: Send {
     fn len(&self) -> usize;
     fn sign_digest(&self, digest: &[u8], out: &mut [u8]) -> Result<usize>;

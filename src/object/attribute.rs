@@ -104,7 +104,7 @@ pub fn check_value(ty: CK_ATTRIBUTE_TYPE, value: &[u8]) -> Result<Kind> {
         Kind::Ulong => value.len() == std::mem::size_of::<CK_ULONG>(),
         Kind::Bytes => true,
         Kind::Date => value.is_empty() || (value.len() == 8 && value.iter().all(u8::is_ascii_digit)),
-        Kind::MechanismList => value.len() % std::mem::size_of::<CK_ULONG>() == 0,
+        Kind::MechanismList => value.len().is_multiple_of(std::mem::size_of::<CK_ULONG>()),
     };
     if ok { Ok(kind) } else { Err(Error::AttributeValueInvalid) }
 }

@@ -1,0 +1,9 @@
+//! The local backend: material sealed in the embedded store, crypto in process through the
+//! mechanism families and the engine.
+
+use cryptoki_sys::CK_MECHANISM_TYPE;
+
+/// Every mechanism the local engine implements.
+pub fn mechanisms() -> Vec<CK_MECHANISM_TYPE> {
+    crate::mechanism::all()
+}

@@ -1,0 +1,571 @@
+//! Cryptographic functions: key checks (usage flags, allowed mechanisms, visibility), then the
+//! mechanism family does the work. The hot path reads the cached object and parsed key; it
+//! touches neither the store nor a key schedule.
+
+use super::Library;
+use super::session::{Active, Out, Session, Step};
+use super::slot::Who;
+use crate::error::{Error, Result};
+use crate::mechanism::{self, LoadedKey, Mechanism};
+use crate::object::Object;
+use crate::object::attribute::{Attributes, Template, decode_ulong};
+use crate::object::rules::{self, Origin};
+use cryptoki_sys::*;
+use std::sync::Arc;
+
+/// Ends an operation after a final step or any failure; a length query or a short buffer
+/// leaves it active.
+fn settle<T: ?Sized>(slot: &mut Option<Active<T>>, step: Step, last: bool) -> Result<usize> {
+    match step {
+        Step::Continue(r) => r,
+        Step::Done(r) => {
+            if last || r.is_err() {
+                *slot = None;
+            }
+            r
+        }
+    }
+}
+
+/// The active operation in `slot`, marked multi-part.
+fn multi<T: ?Sized>(slot: &mut Option<Active<T>>) -> Result<&mut Active<T>> {
+    let a = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
+    a.multi = true;
+    Ok(a)
+}
+
+/// The active operation in `slot` for a single-part call.
+fn single<T: ?Sized>(slot: &mut Option<Active<T>>) -> Result<&mut Active<T>> {
+    let a = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
+    if a.multi {
+        return Err(Error::OperationActive);
+    }
+    Ok(a)
+}
+
+/// Refuses a template that names a class or key type other than the one being made.
+fn expect_class_and_type(template: &Template, class: CK_OBJECT_CLASS, kt: Option<CK_KEY_TYPE>) -> Result<()> {
+    if template.get_ulong(CKA_CLASS)?.is_some_and(|c| c != class) {
+        return Err(Error::TemplateInconsistent);
+    }
+    if let (Some(want), Some(kt)) = (template.get_ulong(CKA_KEY_TYPE)?, kt)
+        && want != kt
+    {
+        return Err(Error::TemplateInconsistent);
+    }
+    Ok(())
+}
+
+impl Library {
+    fn check_mechanism(&self, session: &Session, ty: CK_MECHANISM_TYPE) -> Result<()> {
+        if self.mechanisms(session.token.slot_id)?.contains(&ty) {
+            Ok(())
+        } else {
+            Err(Error::MechanismInvalid)
+        }
+    }
+
+    /// A key usable for `usage` with mechanism `mech`; `invalid` is the error for a handle that
+    /// does not name a visible key.
+    fn usable_key(
+        &self,
+        session: &Session,
+        handle: CK_OBJECT_HANDLE,
+        usage: CK_ATTRIBUTE_TYPE,
+        mech: CK_MECHANISM_TYPE,
+        invalid: Error,
+    ) -> Result<(Arc<Object>, Arc<LoadedKey>)> {
+        let obj = match self.visible_object(session, handle) {
+            Ok(o) if o.is_key() => o,
+            Ok(_) | Err(Error::ObjectHandleInvalid) => return Err(invalid),
+            Err(e) => return Err(e),
+        };
+        if !obj.flag(usage) {
+            return Err(Error::KeyFunctionNotPermitted);
+        }
+        if let Some(list) = obj.attrs().get(CKA_ALLOWED_MECHANISMS).filter(|l| !l.is_empty()) {
+            let allowed = list.chunks(std::mem::size_of::<CK_ULONG>()).any(|c| decode_ulong(c) == Ok(mech));
+            if !allowed {
+                return Err(Error::MechanismInvalid);
+            }
+        }
+        let key = session.token.material(&obj)?;
+        Ok((obj, key))
+    }
+
+    /// Checks early that the objects a template describes may be made in this session, before
+    /// any expensive key generation.
+    fn check_template_writable(
+        &self,
+        session: &Session,
+        template: &Template,
+        private_default: bool,
+    ) -> Result<()> {
+        let on_token = template.get_bool(CKA_TOKEN)?.unwrap_or(false);
+        let private = template.get_bool(CKA_PRIVATE)?.unwrap_or(private_default);
+        self.check_writable(session, on_token, private)
+    }
+
+    fn so(&self, session: &Session) -> bool {
+        session.token.who() == Who::So
+    }
+
+    // --- Encryption -------------------------------------------------------------------------
+
+    pub fn encrypt_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
+        let s = self.session(h)?;
+        if s.ops.lock().encrypt.is_some() {
+            return Err(Error::OperationActive);
+        }
+        self.check_mechanism(&s, mech.ty)?;
+        let (_, k) = self.usable_key(&s, key, CKA_ENCRYPT, mech.ty, Error::KeyHandleInvalid)?;
+        let op = mechanism::encrypt_init(mech, &k)?;
+        s.ops.lock().encrypt = Some(Active::new(op, key, false));
+        Ok(())
+    }
+
+    pub fn encrypt(&self, h: CK_SESSION_HANDLE, input: &[u8], out: Out<'_>) -> Result<usize> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock();
+        let a = single(&mut ops.encrypt)?;
+        let max = a.op.len(input.len());
+        let step = a.produce(out, max, |op, buf| op.run(input, buf));
+        settle(&mut ops.encrypt, step, true)
+    }
+
+    pub fn encrypt_update(&self, h: CK_SESSION_HANDLE, input: &[u8], out: Out<'_>) -> Result<usize> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock();
+        let a = multi(&mut ops.encrypt)?;
+        let max = a.op.update_len(input.len());
+        let step = a.produce(out, max, |op, buf| op.update(input, buf));
+        settle(&mut ops.encrypt, step, false)
+    }
+
+    pub fn encrypt_final(&self, h: CK_SESSION_HANDLE, out: Out<'_>) -> Result<usize> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock();
+        let a = multi(&mut ops.encrypt)?;
+        let max = a.op.final_len();
+        let step = a.produce(out, max, |op, buf| op.finish(buf));
+        settle(&mut ops.encrypt, step, true)
+    }
+
+    pub fn decrypt_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
+        let s = self.session(h)?;
+        if s.ops.lock().decrypt.is_some() {
+            return Err(Error::OperationActive);
+        }
+        self.check_mechanism(&s, mech.ty)?;
+        let (obj, k) = self.usable_key(&s, key, CKA_DECRYPT, mech.ty, Error::KeyHandleInvalid)?;
+        let op = mechanism::decrypt_init(mech, &k)?;
+        let needs_auth = obj.flag(CKA_ALWAYS_AUTHENTICATE);
+        s.ops.lock().decrypt = Some(Active::new(op, key, needs_auth));
+        Ok(())
+    }
+
+    pub fn decrypt(&self, h: CK_SESSION_HANDLE, input: &[u8], out: Out<'_>) -> Result<usize> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock();
+        let a = single(&mut ops.decrypt)?;
+        let max = a.op.len(input.len());
+        let step = a.produce(out, max, |op, buf| op.run(input, buf));
+        settle(&mut ops.decrypt, step, true)
+    }
+
+    pub fn decrypt_update(&self, h: CK_SESSION_HANDLE, input: &[u8], out: Out<'_>) -> Result<usize> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock();
+        let a = multi(&mut ops.decrypt)?;
+        let max = a.op.update_len(input.len());
+        let step = a.produce(out, max, |op, buf| op.update(input, buf));
+        settle(&mut ops.decrypt, step, false)
+    }
+
+    pub fn decrypt_final(&self, h: CK_SESSION_HANDLE, out: Out<'_>) -> Result<usize> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock();
+        let a = multi(&mut ops.decrypt)?;
+        let max = a.op.final_len();
+        let step = a.produce(out, max, |op, buf| op.finish(buf));
+        settle(&mut ops.decrypt, step, true)
+    }
+
+    // --- Digests ----------------------------------------------------------------------------
+
+    pub fn digest_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism) -> Result<()> {
+        let s = self.session(h)?;
+        if s.ops.lock().digest.is_some() {
+            return Err(Error::OperationActive);
+        }
+        self.check_mechanism(&s, mech.ty)?;
+        let op = mechanism::digest_init(mech)?;
+        s.ops.lock().digest = Some(Active::new(op, CK_INVALID_HANDLE, false));
+        Ok(())
+    }
+
+    pub fn digest(&self, h: CK_SESSION_HANDLE, input: &[u8], out: Out<'_>) -> Result<usize> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock();
+        let a = single(&mut ops.digest)?;
+        let max = a.op.len();
+        let step = a.produce(out, max, |op, buf| {
+            op.update(input)?;
+            op.finish(buf)
+        });
+        settle(&mut ops.digest, step, true)
+    }
+
+    pub fn digest_update(&self, h: CK_SESSION_HANDLE, input: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock();
+        let r = multi(&mut ops.digest)?.op.update(input);
+        if r.is_err() {
+            ops.digest = None;
+        }
+        r
+    }
+
+    /// `C_DigestKey`: feeds a secret key's value to the active digest.
+    pub fn digest_key(&self, h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<()> {
+        let s = self.session(h)?;
+        if s.ops.lock().digest.is_none() {
+            return Err(Error::OperationNotInitialized);
+        }
+        let obj = match self.visible_object(&s, key) {
+            Ok(o) => o,
+            Err(Error::ObjectHandleInvalid) => return Err(Error::KeyHandleInvalid),
+            Err(e) => return Err(e),
+        };
+        if obj.class != CKO_SECRET_KEY {
+            return Err(Error::KeyIndigestible);
+        }
+        let material = s.token.material(&obj)?;
+        let bytes = material.secret_bytes().ok_or(Error::KeyIndigestible)?;
+        let mut ops = s.ops.lock();
+        let r = multi(&mut ops.digest)?.op.update(bytes);
+        if r.is_err() {
+            ops.digest = None;
+        }
+        r
+    }
+
+    pub fn digest_final(&self, h: CK_SESSION_HANDLE, out: Out<'_>) -> Result<usize> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock();
+        let a = multi(&mut ops.digest)?;
+        let max = a.op.len();
+        let step = a.produce(out, max, |op, buf| op.finish(buf));
+        settle(&mut ops.digest, step, true)
+    }
+
+    // --- Signatures and MACs ----------------------------------------------------------------
+
+    pub fn sign_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
+        let s = self.session(h)?;
+        if s.ops.lock().sign.is_some() {
+            return Err(Error::OperationActive);
+        }
+        self.check_mechanism(&s, mech.ty)?;
+        let (obj, k) = self.usable_key(&s, key, CKA_SIGN, mech.ty, Error::KeyHandleInvalid)?;
+        let op = mechanism::sign_init(mech, &k)?;
+        let needs_auth = obj.flag(CKA_ALWAYS_AUTHENTICATE);
+        s.ops.lock().sign = Some(Active::new(op, key, needs_auth));
+        Ok(())
+    }
+
+    pub fn sign(&self, h: CK_SESSION_HANDLE, data: &[u8], out: Out<'_>) -> Result<usize> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock();
+        let a = single(&mut ops.sign)?;
+        let max = a.op.len();
+        let step = a.produce(out, max, |op, buf| op.sign(data, buf));
+        settle(&mut ops.sign, step, true)
+    }
+
+    pub fn sign_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock();
+        let r = multi(&mut ops.sign)?.op.update(data);
+        if r.is_err() {
+            ops.sign = None;
+        }
+        r
+    }
+
+    pub fn sign_final(&self, h: CK_SESSION_HANDLE, out: Out<'_>) -> Result<usize> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock();
+        let a = multi(&mut ops.sign)?;
+        let max = a.op.len();
+        let step = a.produce(out, max, |op, buf| op.finish(buf));
+        settle(&mut ops.sign, step, true)
+    }
+
+    pub fn verify_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
+        let s = self.session(h)?;
+        if s.ops.lock().verify.is_some() {
+            return Err(Error::OperationActive);
+        }
+        self.check_mechanism(&s, mech.ty)?;
+        let (_, k) = self.usable_key(&s, key, CKA_VERIFY, mech.ty, Error::KeyHandleInvalid)?;
+        let op = mechanism::verify_init(mech, &k)?;
+        s.ops.lock().verify = Some(Active::new(op, key, false));
+        Ok(())
+    }
+
+    pub fn verify(&self, h: CK_SESSION_HANDLE, data: &[u8], signature: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock();
+        let r = single(&mut ops.verify)?.op.verify(data, signature);
+        ops.verify = None;
+        r
+    }
+
+    pub fn verify_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock();
+        let r = multi(&mut ops.verify)?.op.update(data);
+        if r.is_err() {
+            ops.verify = None;
+        }
+        r
+    }
+
+    pub fn verify_final(&self, h: CK_SESSION_HANDLE, signature: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock();
+        let r = multi(&mut ops.verify)?.op.finish(signature);
+        ops.verify = None;
+        r
+    }
+
+    /// `C_VerifySignatureInit` (3.2): the signature comes first, the data after.
+    pub fn verify_signature_init(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+        signature: &[u8],
+    ) -> Result<()> {
+        let s = self.session(h)?;
+        if s.ops.lock().verify_signature.is_some() {
+            return Err(Error::OperationActive);
+        }
+        self.check_mechanism(&s, mech.ty)?;
+        let (_, k) = self.usable_key(&s, key, CKA_VERIFY, mech.ty, Error::KeyHandleInvalid)?;
+        let op = mechanism::verify_init(mech, &k)?;
+        s.ops.lock().verify_signature = Some((Active::new(op, key, false), signature.to_vec()));
+        Ok(())
+    }
+
+    pub fn verify_signature(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock();
+        let (a, sig) = ops.verify_signature.as_mut().ok_or(Error::OperationNotInitialized)?;
+        if a.multi {
+            return Err(Error::OperationActive);
+        }
+        let r = a.op.verify(data, sig);
+        ops.verify_signature = None;
+        r
+    }
+
+    pub fn verify_signature_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock();
+        let (a, _) = ops.verify_signature.as_mut().ok_or(Error::OperationNotInitialized)?;
+        a.multi = true;
+        let r = a.op.update(data);
+        if r.is_err() {
+            ops.verify_signature = None;
+        }
+        r
+    }
+
+    pub fn verify_signature_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock();
+        let (mut a, sig) = ops.verify_signature.take().ok_or(Error::OperationNotInitialized)?;
+        a.op.finish(&sig)
+    }
+
+    // --- Keys -------------------------------------------------------------------------------
+
+    pub fn generate_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let s = self.session(h)?;
+        self.check_mechanism(&s, mech.ty)?;
+        template.validate()?;
+        expect_class_and_type(template, CKO_SECRET_KEY, None)?;
+        if template.contains(CKA_VALUE) {
+            return Err(Error::TemplateInconsistent);
+        }
+        self.check_template_writable(&s, template, true)?;
+        let generated = mechanism::generate_key(mech, template)?;
+        expect_class_and_type(template, CKO_SECRET_KEY, Some(generated.key_type))?;
+        let mut attrs = rules::new_object(
+            template,
+            CKO_SECRET_KEY,
+            Some(generated.key_type),
+            Origin::Generated(mech.ty),
+            self.so(&s),
+        )?;
+        attrs.extend(generated.attrs);
+        Ok(self.add_objects(&s, vec![attrs])?[0])
+    }
+
+    pub fn generate_key_pair(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        public: &Template,
+        private: &Template,
+    ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
+        let s = self.session(h)?;
+        self.check_mechanism(&s, mech.ty)?;
+        public.validate()?;
+        private.validate()?;
+        expect_class_and_type(public, CKO_PUBLIC_KEY, None)?;
+        expect_class_and_type(private, CKO_PRIVATE_KEY, None)?;
+        self.check_template_writable(&s, public, false)?;
+        self.check_template_writable(&s, private, true)?;
+        let pair = mechanism::generate_key_pair(mech, public, private)?;
+        expect_class_and_type(public, CKO_PUBLIC_KEY, Some(pair.key_type))?;
+        expect_class_and_type(private, CKO_PRIVATE_KEY, Some(pair.key_type))?;
+        let so = self.so(&s);
+        let origin = Origin::Generated(mech.ty);
+        let mut pub_attrs = rules::new_object(public, CKO_PUBLIC_KEY, Some(pair.key_type), origin, so)?;
+        pub_attrs.extend(pair.public);
+        let mut priv_attrs = rules::new_object(private, CKO_PRIVATE_KEY, Some(pair.key_type), origin, so)?;
+        priv_attrs.extend(pair.private);
+        let handles = self.add_objects(&s, vec![pub_attrs, priv_attrs])?;
+        Ok((handles[0], handles[1]))
+    }
+
+    /// The bytes `C_WrapKey` wraps: a secret key's value or a private key's PKCS#8 encoding.
+    fn wrappable_material(&self, s: &Session, wrapping: &Object, key: CK_OBJECT_HANDLE) -> Result<Vec<u8>> {
+        let target = match self.visible_object(s, key) {
+            Ok(o) => o,
+            Err(Error::ObjectHandleInvalid) => return Err(Error::KeyHandleInvalid),
+            Err(e) => return Err(e),
+        };
+        if !matches!(target.class, CKO_SECRET_KEY | CKO_PRIVATE_KEY) {
+            return Err(if target.class == CKO_PUBLIC_KEY {
+                Error::KeyNotWrappable
+            } else {
+                Error::KeyHandleInvalid
+            });
+        }
+        if !target.flag(CKA_EXTRACTABLE) {
+            return Err(Error::KeyUnextractable);
+        }
+        if target.flag(CKA_WRAP_WITH_TRUSTED) && !wrapping.flag(CKA_TRUSTED) {
+            return Err(Error::KeyNotWrappable);
+        }
+        if target.class == CKO_SECRET_KEY {
+            let secrets = s.token.secrets(&target)?;
+            return Ok(secrets.get(CKA_VALUE).ok_or(Error::KeyNotWrappable)?.to_vec());
+        }
+        let all = s.token.all_attrs(&target)?;
+        let kt = target.key_type.ok_or(Error::KeyNotWrappable)?;
+        Ok(mechanism::private_key_to_pkcs8(kt, &all)?.to_vec())
+    }
+
+    pub fn wrap_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        wrapping: CK_OBJECT_HANDLE,
+        key: CK_OBJECT_HANDLE,
+        out: Out<'_>,
+    ) -> Result<usize> {
+        let s = self.session(h)?;
+        self.check_mechanism(&s, mech.ty)?;
+        let (wobj, wk) = self.usable_key(&s, wrapping, CKA_WRAP, mech.ty, Error::WrappingKeyHandleInvalid)?;
+        let material = zeroize::Zeroizing::new(self.wrappable_material(&s, &wobj, key)?);
+        match out {
+            Out::Query => mechanism::wrap_len(mech, &wk, material.len()),
+            Out::Buf(buf) => {
+                let wrapped = mechanism::wrap(mech, &wk, &material)?;
+                if wrapped.len() > buf.len() {
+                    return Err(Error::BufferTooSmall(wrapped.len()));
+                }
+                buf[..wrapped.len()].copy_from_slice(&wrapped);
+                Ok(wrapped.len())
+            }
+        }
+    }
+
+    pub fn unwrap_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        unwrapping: CK_OBJECT_HANDLE,
+        wrapped: &[u8],
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let s = self.session(h)?;
+        self.check_mechanism(&s, mech.ty)?;
+        template.validate()?;
+        let class = template.get_ulong(CKA_CLASS)?.ok_or(Error::TemplateIncomplete)?;
+        let kt = template.get_ulong(CKA_KEY_TYPE)?.ok_or(Error::TemplateIncomplete)?;
+        super::objects::check_key_class(class, kt)?;
+        if class == CKO_PUBLIC_KEY || template.contains(CKA_VALUE) {
+            return Err(Error::TemplateInconsistent);
+        }
+        let (_, uk) =
+            self.usable_key(&s, unwrapping, CKA_UNWRAP, mech.ty, Error::UnwrappingKeyHandleInvalid)?;
+        self.check_template_writable(&s, template, true)?;
+        let bytes = mechanism::unwrap(mech, &uk, wrapped)?;
+        let mut attrs = rules::new_object(template, class, Some(kt), Origin::Unwrapped, self.so(&s))?;
+        if class == CKO_SECRET_KEY {
+            attrs.set(CKA_VALUE, bytes.to_vec());
+        } else {
+            attrs.extend(mechanism::private_key_from_pkcs8(kt, &bytes)?);
+        }
+        mechanism::import(class, kt, &mut attrs).map_err(|e| match e {
+            Error::AttributeValueInvalid => Error::WrappedKeyInvalid,
+            e => e,
+        })?;
+        Ok(self.add_objects(&s, vec![attrs])?[0])
+    }
+
+    pub fn derive_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        base: CK_OBJECT_HANDLE,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let s = self.session(h)?;
+        self.check_mechanism(&s, mech.ty)?;
+        template.validate()?;
+        expect_class_and_type(template, CKO_SECRET_KEY, None)?;
+        if template.contains(CKA_VALUE) {
+            return Err(Error::TemplateInconsistent);
+        }
+        let kt = template.get_ulong(CKA_KEY_TYPE)?.ok_or(Error::TemplateIncomplete)?;
+        super::objects::check_key_class(CKO_SECRET_KEY, kt)?;
+        let len = mechanism::value_len(template)?;
+        if kt == CKK_AES && len.is_none() {
+            return Err(Error::TemplateIncomplete);
+        }
+        let (bobj, bk) = self.usable_key(&s, base, CKA_DERIVE, mech.ty, Error::KeyHandleInvalid)?;
+        self.check_template_writable(&s, template, true)?;
+        let bytes = mechanism::derive(mech, &bk, len.unwrap_or(0))?;
+        let origin = Origin::Derived {
+            base_always_sensitive: bobj.flag(CKA_ALWAYS_SENSITIVE),
+            base_never_extractable: bobj.flag(CKA_NEVER_EXTRACTABLE),
+        };
+        let mut attrs: Attributes =
+            rules::new_object(template, CKO_SECRET_KEY, Some(kt), origin, self.so(&s))?;
+        attrs.set(CKA_VALUE, bytes.to_vec());
+        mechanism::import(CKO_SECRET_KEY, kt, &mut attrs)?;
+        Ok(self.add_objects(&s, vec![attrs])?[0])
+    }
+}

@@ -1,0 +1,248 @@
+//! Object management: create, copy, destroy, attributes and search, with the spec's rules on
+//! sessions (read-only, login) and on object attributes.
+
+use super::Library;
+use super::session::{Search, Session};
+use super::slot::{Who, may_reveal};
+use crate::error::{Error, Result};
+use crate::mechanism;
+use crate::object::Object;
+use crate::object::attribute::{Attributes, Template};
+use crate::object::rules::{self, Origin};
+use crate::store::Filter;
+use cryptoki_sys::*;
+use std::sync::Arc;
+
+/// One attribute of a `C_GetAttributeValue` answer.
+pub enum AttrValue {
+    Value(Vec<u8>),
+    /// `CKR_ATTRIBUTE_SENSITIVE`.
+    Sensitive,
+    /// `CKR_ATTRIBUTE_TYPE_INVALID`.
+    Invalid,
+}
+
+impl Library {
+    /// An object visible to a session.
+    pub(crate) fn visible_object(&self, session: &Session, handle: CK_OBJECT_HANDLE) -> Result<Arc<Object>> {
+        let token = &session.token;
+        let obj = token.object(handle)?;
+        if !token.visible(&obj) {
+            return Err(Error::ObjectHandleInvalid);
+        }
+        Ok(obj)
+    }
+
+    /// Checks that a session may add or change an object with these properties.
+    pub(crate) fn check_writable(&self, session: &Session, on_token: bool, private: bool) -> Result<()> {
+        if on_token && !session.read_write {
+            return Err(Error::SessionReadOnly);
+        }
+        if private && session.token.who() != Who::User {
+            return Err(Error::UserNotLoggedIn);
+        }
+        Ok(())
+    }
+
+    /// Stores new objects made from complete attribute sets.
+    pub(crate) fn add_objects(
+        &self,
+        session: &Session,
+        sets: Vec<Attributes>,
+    ) -> Result<Vec<CK_OBJECT_HANDLE>> {
+        for a in &sets {
+            self.check_writable(session, a.flag(CKA_TOKEN), a.flag(CKA_PRIVATE))?;
+        }
+        session.token.add_objects(sets, session.handle)
+    }
+
+    pub fn create_object(&self, handle: CK_SESSION_HANDLE, template: &Template) -> Result<CK_OBJECT_HANDLE> {
+        let session = self.session(handle)?;
+        template.validate()?;
+        let class = template.get_ulong(CKA_CLASS)?.ok_or(Error::TemplateIncomplete)?;
+        let key_type = match class {
+            CKO_SECRET_KEY | CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => {
+                Some(template.get_ulong(CKA_KEY_TYPE)?.ok_or(Error::TemplateIncomplete)?)
+            }
+            CKO_DATA | CKO_CERTIFICATE => None,
+            _ => return Err(Error::AttributeValueInvalid),
+        };
+        let so = session.token.who() == Who::So;
+        let mut attrs = rules::new_object(template, class, key_type, Origin::Created, so)?;
+        if let Some(kt) = key_type {
+            check_key_class(class, kt)?;
+            mechanism::import(class, kt, &mut attrs)?;
+        }
+        Ok(self.add_objects(&session, vec![attrs])?[0])
+    }
+
+    pub fn copy_object(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        object: CK_OBJECT_HANDLE,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let session = self.session(handle)?;
+        let obj = self.visible_object(&session, object)?;
+        if !obj.flag(CKA_COPYABLE) {
+            return Err(Error::ActionProhibited);
+        }
+        template.validate()?;
+        let so = session.token.who() == Who::So;
+        let mut attrs = session.token.all_attrs(&obj)?;
+        for (ty, value) in template.iter() {
+            rules::check_change(obj.attrs(), ty, value, true, so)?;
+            attrs.set(ty, value.to_vec());
+        }
+        attrs.remove(CKA_UNIQUE_ID);
+        Ok(self.add_objects(&session, vec![attrs])?[0])
+    }
+
+    pub fn destroy_object(&self, handle: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE) -> Result<()> {
+        let session = self.session(handle)?;
+        session.token.sync()?;
+        let obj = self.visible_object(&session, object)?;
+        if obj.on_token && !session.read_write {
+            return Err(Error::SessionReadOnly);
+        }
+        if !obj.flag(CKA_DESTROYABLE) {
+            return Err(Error::ActionProhibited);
+        }
+        session.token.destroy(&obj)
+    }
+
+    pub fn object_size(&self, handle: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE) -> Result<usize> {
+        let session = self.session(handle)?;
+        Ok(self.visible_object(&session, object)?.size())
+    }
+
+    /// The values of the requested attributes; the FFI layer lays them out per the spec.
+    pub fn get_attributes(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        object: CK_OBJECT_HANDLE,
+        types: &[CK_ATTRIBUTE_TYPE],
+    ) -> Result<Vec<AttrValue>> {
+        let session = self.session(handle)?;
+        session.token.sync()?;
+        let obj = self.visible_object(&session, object)?;
+        let mut out = Vec::with_capacity(types.len());
+        for &ty in types {
+            if let Some(v) = obj.attrs().get(ty) {
+                out.push(AttrValue::Value(v.to_vec()));
+                continue;
+            }
+            let secret = rules::sealed_at_rest(obj.class, obj.private, ty);
+            if !secret || rules::rule(obj.class, obj.key_type, ty).is_none() {
+                out.push(AttrValue::Invalid);
+                continue;
+            }
+            if !may_reveal(&obj, ty) {
+                out.push(AttrValue::Sensitive);
+                continue;
+            }
+            match session.token.secrets(&obj)?.get(ty) {
+                Some(v) => out.push(AttrValue::Value(v.to_vec())),
+                None => out.push(AttrValue::Invalid),
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn set_attributes(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        object: CK_OBJECT_HANDLE,
+        template: &Template,
+    ) -> Result<()> {
+        let session = self.session(handle)?;
+        session.token.sync()?;
+        let obj = self.visible_object(&session, object)?;
+        if obj.on_token && !session.read_write {
+            return Err(Error::SessionReadOnly);
+        }
+        if !obj.flag(CKA_MODIFIABLE) {
+            return Err(Error::ActionProhibited);
+        }
+        template.validate()?;
+        let so = session.token.who() == Who::So;
+        let mut attrs = session.token.all_attrs(&obj)?;
+        for (ty, value) in template.iter() {
+            rules::check_change(&attrs, ty, value, false, so)?;
+            attrs.set(ty, value.to_vec());
+        }
+        session.token.replace_attrs(&obj, attrs)
+    }
+
+    pub fn find_init(&self, handle: CK_SESSION_HANDLE, template: &Template) -> Result<()> {
+        let session = self.session(handle)?;
+        if session.ops.lock().search.is_some() {
+            return Err(Error::OperationActive);
+        }
+        let token = &session.token;
+        token.sync()?;
+        let logged_in = token.who() == Who::User;
+        let matches = |o: &Object| logged_in || !o.private;
+        let mut results: Vec<CK_OBJECT_HANDLE> = Vec::new();
+        let want_token = template.get_bool(CKA_TOKEN).ok().flatten();
+        if want_token != Some(true) {
+            for o in token.session_objects() {
+                if matches(&o) && self.matches(&session, &o, template) {
+                    results.push(o.handle);
+                }
+            }
+        }
+        if want_token != Some(false) {
+            let filter = Filter {
+                class: template.get_ulong(CKA_CLASS).ok().flatten(),
+                label: template.get(CKA_LABEL).map(<[u8]>::to_vec),
+                ckid: template.get(CKA_ID).map(<[u8]>::to_vec),
+                include_private: logged_in,
+            };
+            for o in token.find_token_objects(&filter)? {
+                if matches(&o) && self.matches(&session, &o, template) {
+                    results.push(o.handle);
+                }
+            }
+        }
+        results.sort_unstable();
+        let mut ops = session.ops.lock();
+        if ops.search.is_some() {
+            return Err(Error::OperationActive);
+        }
+        ops.search = Some(Search { results, next: 0 });
+        Ok(())
+    }
+
+    /// Whether an object has every attribute of a search template with the same value. Secret
+    /// material never matches, so a search cannot probe a key's value.
+    fn matches(&self, _session: &Session, obj: &Object, template: &Template) -> bool {
+        template.iter().all(|(ty, value)| obj.attrs().get(ty) == Some(value))
+    }
+
+    pub fn find(&self, handle: CK_SESSION_HANDLE, max: usize) -> Result<Vec<CK_OBJECT_HANDLE>> {
+        let session = self.session(handle)?;
+        let mut ops = session.ops.lock();
+        let search = ops.search.as_mut().ok_or(Error::OperationNotInitialized)?;
+        let end = (search.next + max).min(search.results.len());
+        let out = search.results[search.next..end].to_vec();
+        search.next = end;
+        Ok(out)
+    }
+
+    pub fn find_final(&self, handle: CK_SESSION_HANDLE) -> Result<()> {
+        let session = self.session(handle)?;
+        let mut ops = session.ops.lock();
+        ops.search.take().map(|_| ()).ok_or(Error::OperationNotInitialized)
+    }
+}
+
+/// Checks that a key type belongs to a key class.
+pub(crate) fn check_key_class(class: CK_OBJECT_CLASS, kt: CK_KEY_TYPE) -> Result<()> {
+    let ok = match class {
+        CKO_SECRET_KEY => mechanism::is_secret_key_type(kt),
+        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => kt == CKK_RSA || mechanism::is_ec_key_type(kt),
+        _ => false,
+    };
+    if ok { Ok(()) } else { Err(Error::TemplateInconsistent) }
+}
