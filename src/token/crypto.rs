@@ -521,9 +521,17 @@ impl Library {
         let (_, uk) =
             self.usable_key(&s, unwrapping, CKA_UNWRAP, mech.ty, Error::UnwrappingKeyHandleInvalid)?;
         self.check_template_writable(&s, template, true)?;
-        let bytes = mechanism::unwrap(mech, &uk, wrapped)?;
+        let mut bytes = mechanism::unwrap(mech, &uk, wrapped)?;
         let mut attrs = rules::new_object(template, class, Some(kt), Origin::Unwrapped, self.so(&s))?;
         if class == CKO_SECRET_KEY {
+            // CKM_AES_KEY_WRAP zero-pads a key whose length is not a multiple of 8 (PKCS#11
+            // §2.16): CKA_VALUE_LEN says how much of it is key.
+            if let Some(len) = mechanism::value_len(template)?
+                && mech.ty == CKM_AES_KEY_WRAP
+                && len < bytes.len()
+            {
+                bytes.truncate(len);
+            }
             attrs.set(CKA_VALUE, bytes.to_vec());
         } else {
             attrs.extend(mechanism::private_key_from_pkcs8(kt, &bytes)?);
