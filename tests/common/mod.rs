@@ -1,0 +1,125 @@
+//! Shared harness of the integration tests: every test binary loads the built
+//! `libkms_pkcs11.so` once, through the C ABI, with a configuration of its own in a temporary
+//! directory. Each test takes a token (slot) of its own by name, so tests of one binary run in
+//! parallel without sharing state.
+
+#![allow(dead_code)]
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+pub const SO_PIN: &str = "so-pin-0000";
+pub const USER_PIN: &str = "user-pin-0000";
+
+/// Token names; a test uses its own. The configuration has one slot per name, in this order.
+pub const TOKENS: &[&str] = &[
+    "t00", "t01", "t02", "t03", "t04", "t05", "t06", "t07", "t08", "t09", "t10", "t11", "t12", "t13", "t14",
+    "t15", "t16", "t17", "t18", "t19", "t20", "t21", "t22", "t23", "t24", "t25", "t26", "t27", "t28", "t29",
+    "t30", "t31",
+];
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub pkcs11: Pkcs11,
+    pub module: PathBuf,
+}
+
+/// The built library: `target/<profile>/libkms_pkcs11.so`, next to the test binary's `deps`.
+pub fn module_path() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target/<profile>");
+    let path = profile_dir.join("libkms_pkcs11.so");
+    assert!(path.exists(), "{} is missing: build the library first", path.display());
+    path
+}
+
+/// Writes the test configuration (cheap Argon2id, one token per name) into `dir`.
+pub fn write_config(dir: &std::path::Path) -> PathBuf {
+    let mut text = String::from("[pin]\nargon2_memory_kib = 64\nargon2_iterations = 1\nmax_attempts = 3\n\n");
+    for name in TOKENS {
+        text.push_str(&format!("[[token]]\nlabel = \"{name}\"\n\n"));
+    }
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// The library of this test binary, initialized once.
+pub fn env() -> &'static Env {
+    static ENV: OnceLock<Env> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = write_config(dir.path());
+        // SAFETY: set once, before any thread of this binary loads the library.
+        unsafe {
+            std::env::set_var("KMS_PKCS11_CONFIG", &config);
+            std::env::set_var("KMS_PKCS11_HOME", dir.path());
+        }
+        let module = module_path();
+        let pkcs11 = Pkcs11::new(&module).expect("load module");
+        pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)).expect("C_Initialize");
+        Env { dir, pkcs11, module }
+    })
+}
+
+pub fn pkcs11() -> &'static Pkcs11 {
+    &env().pkcs11
+}
+
+/// The slot of a token name.
+pub fn slot(name: &str) -> Slot {
+    let idx = TOKENS.iter().position(|n| *n == name).expect("token name in TOKENS");
+    pkcs11().get_all_slots().expect("slots")[idx]
+}
+
+/// Initializes the named token (SO PIN, user PIN) and returns its slot.
+pub fn fresh_token(name: &str) -> Slot {
+    let slot = slot(name);
+    let p = pkcs11();
+    p.init_token(slot, &AuthPin::new(SO_PIN.into()), name).expect("C_InitToken");
+    let s = p.open_rw_session(slot).expect("open session");
+    s.login(UserType::So, Some(&AuthPin::new(SO_PIN.into()))).expect("SO login");
+    s.init_pin(&AuthPin::new(USER_PIN.into())).expect("C_InitPIN");
+    s.logout().expect("logout");
+    drop(s);
+    slot
+}
+
+/// A read-write session on the named token, freshly initialized, logged in as the user.
+pub fn user_session(name: &str) -> Session {
+    let slot = fresh_token(name);
+    let s = pkcs11().open_rw_session(slot).expect("open session");
+    s.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).expect("user login");
+    s
+}
+
+/// The raw function list, for calls the `cryptoki` crate cannot make (null pointers, short
+/// buffers, odd lengths).
+pub fn raw() -> &'static cryptoki_sys::CK_FUNCTION_LIST {
+    static LIST: OnceLock<usize> = OnceLock::new();
+    let addr = *LIST.get_or_init(|| {
+        env();
+        // SAFETY: the library is loaded for the life of the process (held by `env()`), and
+        // C_GetFunctionList is one of its exported symbols.
+        unsafe {
+            let lib = libloading::Library::new(module_path()).expect("dlopen");
+            let f: libloading::Symbol<unsafe extern "C" fn(*mut *mut cryptoki_sys::CK_FUNCTION_LIST) -> u64> =
+                lib.get(b"C_GetFunctionList").expect("symbol");
+            let mut list = std::ptr::null_mut();
+            assert_eq!(f(&mut list), 0);
+            std::mem::forget(lib);
+            list as usize
+        }
+    });
+    // SAFETY: the list is a static of the loaded library, which stays loaded.
+    unsafe { &*(addr as *const cryptoki_sys::CK_FUNCTION_LIST) }
+}
+
+/// The raw handle of a session, for raw calls.
+pub fn raw_handle(s: &Session) -> cryptoki_sys::CK_SESSION_HANDLE {
+    s.handle()
+}
