@@ -224,12 +224,108 @@ sign_hmac() {
     token_verify "$GENERIC_ID" SHA256-HMAC data.bin mac.bin
 }
 
+# The other hashed mechanisms once each, on RSA-2048 and P-384.
+sign_more_hashes() {
+    local md id=${RSA_ID[2048]} pub=pub-${RSA_ID[2048]}.pem
+    for md in SHA1 SHA224 SHA384 SHA512; do
+        step "RSA-2048 $md-RSA-PKCS and $md-RSA-PKCS-PSS"
+        token_sign "$id" "$md-RSA-PKCS" data.bin sig.bin
+        openssl_verifies "$md-RSA-PKCS" openssl dgst "-${md,,}" -verify "$pub" -signature sig.bin data.bin
+        token_sign "$id" "$md-RSA-PKCS-PSS" data.bin sig.bin
+        token_verify "$id" "$md-RSA-PKCS-PSS" data.bin sig.bin
+        openssl_verifies "$md-RSA-PKCS-PSS" openssl dgst "-${md,,}" -verify "$pub" \
+            -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest -signature sig.bin data.bin
+    done
+
+    step "RSA-2048 SHA256-RSA-PKCS-PSS with the largest salt"
+    token_sign "$id" SHA256-RSA-PKCS-PSS data.bin sig.bin --salt-len -2
+    openssl_verifies "PSS maximum salt" openssl dgst -sha256 -verify "$pub" \
+        -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:222 -signature sig.bin data.bin
+
+    id=${EC_ID[secp384r1]} pub=pub-${EC_ID[secp384r1]}.pem
+    for md in SHA1 SHA224 SHA384 SHA512; do
+        step "EC secp384r1 ECDSA-$md"
+        token_sign "$id" "ECDSA-$md" data.bin sig.der --signature-format openssl
+        token_verify "$id" "ECDSA-$md" data.bin sig.der --signature-format openssl
+        openssl_verifies "ECDSA-$md" openssl dgst "-${md,,}" -verify "$pub" -signature sig.der data.bin
+    done
+
+    local key
+    key=$(secret_value "$GENERIC_ID")
+    for md in SHA-1 SHA224 SHA384 SHA512; do
+        step "$md-HMAC"
+        local ossl_md=${md/-/}
+        token_sign "$GENERIC_ID" "$md-HMAC" data.bin mac.bin
+        openssl dgst "-${ossl_md,,}" -mac HMAC -macopt "hexkey:$key" -binary data.bin >mac-openssl.bin
+        same_file mac.bin mac-openssl.bin "$md-HMAC token vs openssl"
+    done
+}
+
+# Inputs over 1024 bytes make pkcs11-tool sign and verify with C_SignUpdate/C_VerifyUpdate.
+sign_multipart() {
+    local key
+    head -c 5000 /dev/urandom >big.bin
+    step "multi-part SHA256-RSA-PKCS on 5000 bytes"
+    token_sign "${RSA_ID[3072]}" SHA256-RSA-PKCS big.bin sig.bin
+    token_verify "${RSA_ID[3072]}" SHA256-RSA-PKCS big.bin sig.bin
+    openssl_verifies "multi-part SHA256-RSA-PKCS" openssl dgst -sha256 -verify "pub-${RSA_ID[3072]}.pem" \
+        -signature sig.bin big.bin
+    step "multi-part ECDSA-SHA384 on 5000 bytes"
+    token_sign "${EC_ID[secp384r1]}" ECDSA-SHA384 big.bin sig.der --signature-format openssl
+    token_verify "${EC_ID[secp384r1]}" ECDSA-SHA384 big.bin sig.der --signature-format openssl
+    openssl_verifies "multi-part ECDSA-SHA384" openssl dgst -sha384 -verify "pub-${EC_ID[secp384r1]}.pem" \
+        -signature sig.der big.bin
+    step "multi-part SHA512-HMAC on 5000 bytes"
+    key=$(secret_value "$GENERIC_ID")
+    token_sign "$GENERIC_ID" SHA512-HMAC big.bin mac.bin
+    openssl dgst -sha512 -mac HMAC -macopt "hexkey:$key" -binary big.bin >mac-openssl.bin
+    same_file mac.bin mac-openssl.bin "multi-part SHA512-HMAC token vs openssl"
+    token_verify "$GENERIC_ID" SHA512-HMAC big.bin mac.bin
+}
+
 sign_matrix() {
     local bits curve
     head -c 1000 /dev/urandom >data.bin
     for bits in 2048 3072 4096; do sign_rsa "$bits"; done
     for curve in prime256v1 secp384r1 secp256k1; do sign_ec "$curve"; done
     sign_hmac
+    sign_more_hashes
+    sign_multipart
+}
+
+# ---------------------------------------------------------------------------------------
+# Digests, random data, ECDH
+
+digests() {
+    local md ossl_md
+    head -c 3000 /dev/urandom >digest-in.bin
+    for md in SHA-1 SHA224 SHA256 SHA384 SHA512; do
+        step "digest $md"
+        ossl_md=${md/-/}
+        # 3000 bytes: pkcs11-tool digests in 64-byte C_DigestUpdate steps.
+        p11 --hash -m "$md" -i digest-in.bin -o digest.bin
+        openssl dgst "-${ossl_md,,}" -binary digest-in.bin >digest-openssl.bin
+        same_file digest.bin digest-openssl.bin "$md digest token vs openssl"
+    done
+}
+
+random_bytes() {
+    step "C_GenerateRandom"
+    p11 --generate-random 97 -o random1.bin
+    p11 --generate-random 97 -o random2.bin
+    [[ $(stat -c %s random1.bin) -eq 97 ]] || die "--generate-random 97 gave $(stat -c %s random1.bin) bytes"
+    ! cmp -s random1.bin random2.bin || die "two C_GenerateRandom calls returned the same bytes"
+}
+
+# ECDH with a peer key made by openssl: the token's shared secret must be openssl's.
+ecdh() {
+    local curve=$1 id=${EC_ID[$1]}
+    step "ECDH1-DERIVE on $curve"
+    run openssl genpkey -algorithm EC -pkeyopt "ec_paramgen_curve:$curve" -out peer.pem
+    run openssl pkey -in peer.pem -pubout -outform DER -out peer-pub.der
+    p11u --derive -m ECDH1-DERIVE --id "$id" -i peer-pub.der -o shared.bin
+    run openssl pkeyutl -derive -inkey peer.pem -peerkey "pub-$id.pem" -out shared-openssl.bin
+    same_file shared.bin shared-openssl.bin "ECDH on $curve token vs openssl"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -519,6 +615,10 @@ conf_setup "${1:-}"
 list_mechanisms
 gen_keys
 sign_matrix
+digests
+random_bytes
+ecdh prime256v1
+ecdh secp384r1
 encrypt_aes
 encrypt_rsa
 wrap_matrix
