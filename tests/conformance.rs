@@ -9,12 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Tools every script needs, with the Debian package that provides each.
-const TOOLS: &[(&str, &str)] = &[
-    ("bash", "bash"),
-    ("pkcs11-tool", "opensc"),
-    ("openssl", "openssl"),
-    ("xxd", "xxd"),
-];
+const TOOLS: &[(&str, &str)] =
+    &[("bash", "bash"), ("pkcs11-tool", "opensc"), ("openssl", "openssl"), ("xxd", "xxd")];
 
 fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH")
