@@ -66,7 +66,7 @@ conf_setup() {
 argon2_memory_kib = 64
 argon2_iterations = 1
 EOF
-    cd "$WORK"
+    cd "$WORK" || die "cannot enter $WORK"
 
     step "initialize the token and the user PIN"
     p11 --init-token --label conformance --so-pin "$SO_PIN"
@@ -126,6 +126,7 @@ run() {
         cat "$log" >&2
         die "$* exited non-zero"
     fi
+    # shellcheck disable=SC2034 # read by the scripts that source this file
     RUN_OUT=$(cat "$log")
 }
 

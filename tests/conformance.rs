@@ -78,3 +78,9 @@ fn openssl_engine_certificates_and_tls_work() {
     );
     run_script("openssl_engine.sh");
 }
+
+#[test]
+fn gnutls_p11tool_and_certtool_work() {
+    require(&[("p11tool", "gnutls-bin"), ("certtool", "gnutls-bin")], &[]);
+    run_script("p11tool.sh");
+}
