@@ -66,6 +66,11 @@ conf_setup() {
 argon2_memory_kib = 64
 argon2_iterations = 1
 EOF
+    # For diagnosis: CONF_DEBUG_LOG=<file> makes the library append debug logs (every call
+    # that fails, and why) to that file.
+    if [[ -n "${CONF_DEBUG_LOG:-}" ]]; then
+        printf '\n[log]\nlevel = "debug"\nfile = "%s"\n' "$CONF_DEBUG_LOG" >>"$KMS_PKCS11_CONFIG"
+    fi
     cd "$WORK" || die "cannot enter $WORK"
 
     step "initialize the token and the user PIN"
