@@ -69,8 +69,10 @@ make_key_and_cert() {
     run plain_openssl x509 -in "$name.crt" -noout -text
     grep -qF "$want" <<<"$RUN_OUT" || die "$name: certificate text lacks '$want': $RUN_OUT"
 
-    # The certificate's key is the token's public key, byte for byte.
-    p11u --read-object --type pubkey --id "$id" -o "$name-token-pub.der"
+    # The certificate's key is the token's public key object, byte for byte. (Read through
+    # the engine: pkcs11-tool 0.23 cannot export P-384 public keys.)
+    run engine_openssl pkey -engine pkcs11 -inform engine -pubin \
+        -in "pkcs11:token=conformance;object=$name;type=public" -pubout -outform DER -out "$name-token-pub.der"
     run plain_openssl x509 -in "$name.crt" -noout -pubkey -out "$name-cert-pub.pem"
     run plain_openssl pkey -pubin -in "$name-cert-pub.pem" -outform DER -out "$name-cert-pub.der"
     same_file "$name-cert-pub.der" "$name-token-pub.der" "$name: certificate key vs token key"
@@ -82,6 +84,8 @@ make_key_and_cert() {
 start_server() {
     local name=$1 i
     SERVER_LOG=$WORK/server-$name-$RANDOM.log
+    # Created here: the background shell opens its redirection only when it gets to run.
+    : >"$SERVER_LOG"
     engine_openssl s_server -engine pkcs11 -keyform engine \
         -key "pkcs11:token=conformance;object=$name;type=private" -cert "$name.crt" \
         -accept 127.0.0.1:0 -naccept 1 -rev >"$SERVER_LOG" 2>&1 &
@@ -118,6 +122,7 @@ tls_session() {
     shift
     local fifo=$WORK/client.in client_pid
     CLIENT_LOG=$WORK/client-$name-$RANDOM.log
+    : >"$CLIENT_LOG"
     rm -f "$fifo"
     mkfifo "$fifo"
     timeout 30 env OPENSSL_CONF="$WORK/plain.cnf" openssl s_client -connect "127.0.0.1:$SERVER_PORT" \
@@ -178,12 +183,38 @@ wait_for_exit() {
     wait "$pid"
 }
 
+# Other engine operations on the token's keys: ECDH (C_DeriveKey) against a peer key made by
+# openssl, and RSA-OAEP decryption, each compared with openssl's own result.
+engine_ecdh() {
+    local name=$1 curve=$2
+    step "$name: ECDH through the engine"
+    run plain_openssl genpkey -algorithm EC -pkeyopt "ec_paramgen_curve:$curve" -out peer.pem
+    run plain_openssl pkey -in peer.pem -pubout -out peer-pub.pem
+    run engine_openssl pkeyutl -engine pkcs11 -keyform engine -derive \
+        -inkey "pkcs11:token=conformance;object=$name;type=private" -peerkey peer-pub.pem -out shared-token.bin
+    run plain_openssl pkeyutl -derive -inkey peer.pem -peerkey "$name-cert-pub.pem" -out shared-openssl.bin
+    same_file shared-token.bin shared-openssl.bin "$name: ECDH token vs openssl"
+}
+
+engine_rsa_oaep() {
+    local name=$1
+    step "$name: RSA-OAEP decryption through the engine"
+    head -c 40 /dev/urandom >secret.bin
+    run plain_openssl pkeyutl -encrypt -pubin -inkey "$name-cert-pub.pem" -pkeyopt rsa_padding_mode:oaep \
+        -in secret.bin -out secret.enc
+    run engine_openssl pkeyutl -engine pkcs11 -keyform engine -decrypt \
+        -inkey "pkcs11:token=conformance;object=$name;type=private" -pkeyopt rsa_padding_mode:oaep \
+        -in secret.enc -out secret.dec
+    same_file secret.dec secret.bin "$name: RSA-OAEP decryption through the engine"
+}
+
 conf_setup "${1:-}"
 check_tools
 write_openssl_configs
 
 make_key_and_cert tls-rsa rsa:2048 31 "Public-Key: (2048 bit)"
 make_key_and_cert tls-ec EC:prime256v1 32 "ASN1 OID: prime256v1"
+make_key_and_cert tls-ec384 EC:secp384r1 33 "ASN1 OID: secp384r1"
 
 # TLS 1.3 allows only RSA-PSS for RSA keys: the token signs with CKM_RSA_PKCS_PSS.
 handshake tls-rsa TLSv1.3 RSA-PSS -tls1_3
@@ -192,4 +223,8 @@ handshake tls-rsa TLSv1.2 RSA-PSS -tls1_2
 handshake tls-rsa TLSv1.2 RSA -tls1_2 -sigalgs RSA+SHA256
 handshake tls-ec TLSv1.3 ECDSA -tls1_3
 handshake tls-ec TLSv1.2 ECDSA -tls1_2
+handshake tls-ec384 TLSv1.3 ECDSA -tls1_3
+engine_ecdh tls-ec P-256
+engine_ecdh tls-ec384 P-384
+engine_rsa_oaep tls-rsa
 echo "PASS: openssl_engine"
