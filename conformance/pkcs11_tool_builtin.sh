@@ -36,6 +36,18 @@ test_ec_curve() {
     expect_out "==> OK" "--test-ec $curve"
 }
 
+# --moz-cert does what Mozilla did when enrolling: generates an RSA key pair, changes its IDs,
+# signs (checking the CKR_BUFFER_TOO_SMALL protocol), signs a request, deletes the keys,
+# finalizes and initializes the library again, and stores a certificate.
+test_moz_cert() {
+    step "--moz-cert"
+    run openssl req -new -x509 -newkey rsa:2048 -nodes -keyout moz-key.pem -subj /CN=moz-cert -days 2 \
+        -outform DER -out moz-cert.der
+    p11u --session-rw --moz-cert moz-cert.der --key-type rsa:2048 --id 0a
+    expect_no_out "ERR" "--moz-cert"
+    expect_out "==> OK, successful! Should work with Mozilla" "--moz-cert"
+}
+
 # --test-fork calls C_Initialize in a forked child of a process that has the module
 # initialized; the child must be able to initialize again (a warning goes to stderr if not).
 test_fork() {
@@ -55,5 +67,6 @@ test_empty_token
 test_with_rsa_key
 test_ec_curve secp256r1 04
 test_ec_curve secp384r1 05
+test_moz_cert
 test_fork
 echo "PASS: pkcs11_tool_builtin"
