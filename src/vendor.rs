@@ -100,7 +100,8 @@ mod tests {
             assert_eq!(v & 0x4000_0000, 0, "{name} sets the array-attribute bit");
         }
         for prefix in ["CKK_", "CKM_"] {
-            let mut vals: Vec<u64> = ALL.iter().filter(|(n, _)| n.starts_with(prefix)).map(|(_, v)| *v).collect();
+            let mut vals: Vec<u64> =
+                ALL.iter().filter(|(n, _)| n.starts_with(prefix)).map(|(_, v)| *v).collect();
             let n = vals.len();
             vals.sort();
             vals.dedup();
