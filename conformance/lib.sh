@@ -49,7 +49,6 @@ conf_setup() {
     MODULE=$(realpath "$1")
     need_tool pkcs11-tool opensc
     need_tool openssl openssl
-    need_tool xxd xxd
 
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/kms-conf.XXXXXX")
     trap conf_cleanup EXIT
@@ -141,7 +140,15 @@ same_file() {
     cmp -s "$a" "$b" || die "$what: $a and $b differ"
 }
 
-# Lower-case hex of a file, on one line.
+# Lower-case hex of a file, on one line (od: coreutils, always there).
 hex_of() {
-    xxd -p "$1" | tr -d '\n'
+    od -An -v -tx1 "$1" | tr -d ' \n'
+}
+
+# Writes the bytes of a hex string to a file.
+unhex() {
+    local hex=$1 out=$2 escapes="" i
+    for ((i = 0; i < ${#hex}; i += 2)); do escapes+="\\x${hex:i:2}"; done
+    # shellcheck disable=SC2059 # the format is the \x escapes themselves
+    printf "$escapes" >"$out"
 }

@@ -9,13 +9,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ENGINE_SO=/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so
 # The line sent through each TLS session; s_server -rev sends it back reversed.
 LINE="through the token $$"
-REVERSED=$(rev <<<"$LINE")
+REVERSED=""
+for ((i = ${#LINE} - 1; i >= 0; i--)); do REVERSED+=${LINE:i:1}; done
 # Every network wait is bounded: 0.1 s steps.
 WAIT_STEPS=150
 
 check_tools() {
     [[ -f $ENGINE_SO ]] || die "$ENGINE_SO is missing: apt-get install libengine-pkcs11-openssl"
-    need_tool rev bsdextrautils
     need_tool timeout coreutils
 }
 

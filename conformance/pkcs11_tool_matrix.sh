@@ -94,7 +94,7 @@ export_ec_pubkey_from_keygen_output() {
     bits="03$(der_len "$bits")$bits"
     spki="$alg$bits"
     spki="30$(der_len "$spki")$spki"
-    xxd -r -p <<<"$spki" >"pub-$id.der"
+    unhex "$spki" "pub-$id.der"
     run openssl pkey -pubin -inform DER -in "pub-$id.der" -out "pub-$id.pem"
 }
 
@@ -126,7 +126,7 @@ token_sign() {
 # Copies a file with the lowest bit of its first byte flipped.
 corrupt() {
     local in=$1 out=$2 first
-    first=$(xxd -p -l1 "$in")
+    first=$(od -An -N1 -tx1 "$in" | tr -d ' ')
     cp "$in" "$out"
     # shellcheck disable=SC2059 # the format is the escaped byte itself
     printf "$(printf '\\x%02x' $((0x$first ^ 1)))" | dd of="$out" bs=1 count=1 conv=notrunc status=none

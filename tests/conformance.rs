@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Tools every script needs, with the Debian package that provides each.
-const TOOLS: &[(&str, &str)] =
-    &[("bash", "bash"), ("pkcs11-tool", "opensc"), ("openssl", "openssl"), ("xxd", "xxd")];
+const TOOLS: &[(&str, &str)] = &[("bash", "bash"), ("pkcs11-tool", "opensc"), ("openssl", "openssl")];
 
 fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH")
@@ -73,7 +72,7 @@ fn pkcs11_tool_matrix_passes() {
 #[test]
 fn openssl_engine_certificates_and_tls_work() {
     require(
-        &[("rev", "bsdextrautils"), ("timeout", "coreutils")],
+        &[("timeout", "coreutils")],
         &[("/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so", "libengine-pkcs11-openssl")],
     );
     run_script("openssl_engine.sh");
