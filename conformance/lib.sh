@@ -114,6 +114,15 @@ expect_out() {
     fi
 }
 
+# Asserts that the last pkcs11-tool output has a line that is exactly this.
+expect_line() {
+    local want=$1 what=$2
+    if ! grep -qxF -- "$want" <<<"$P11_OUT"; then
+        echo "$P11_OUT" >&2
+        die "$what: output lacks the line '$want'"
+    fi
+}
+
 # Asserts that the last pkcs11-tool output does not contain a fixed string.
 expect_no_out() {
     local unwanted=$1 what=$2

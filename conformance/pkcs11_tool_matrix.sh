@@ -48,6 +48,8 @@ gen_keys() {
         step "generate RSA-$bits"
         p11u --keypairgen --key-type "rsa:$bits" --id "${RSA_ID[$bits]}" --label "rsa$bits"
         expect_out "Public Key Object; RSA $bits bits" "rsa:$bits generation"
+        # Made in the token: CKA_LOCAL, CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE.
+        expect_line "  Access:     sensitive, always sensitive, never extractable, local" "rsa:$bits private key"
         export_pubkey "${RSA_ID[$bits]}"
         openssl_pubkey_is "${RSA_ID[$bits]}" "Public-Key: ($bits bit)"
     done
@@ -415,6 +417,8 @@ unwrap_and_compare() {
     p11u --unwrap --id "$unwrapper" -m "$mech" -i wrapped.bin --key-type "$key_type" \
         --application-id "$new_id" --application-label "unwrapped-$new_id" --extractable "$@"
     expect_out "Key unwrapped" "unwrap with $unwrapper ($mech)"
+    # Unwrapped keys are not local; this one was asked to be extractable and not sensitive.
+    expect_line "  Access:     extractable" "key unwrapped with $mech"
     [[ $(secret_value "$new_id") == "$orig_hex" ]] || die "$mech: unwrapped key $new_id differs from the original"
 }
 
@@ -487,6 +491,8 @@ import_rsa() {
     run openssl pkey -in imp-rsa.pem -pubout -out imp-rsa-pub.pem
     p11u --write-object imp-rsa.pem --type privkey --id 71 --label imp-rsa --usage-sign
     expect_out "Private Key Object; RSA" "RSA private key import"
+    # Imported: sensitive from now on, but neither local nor always sensitive.
+    expect_line "  Access:     sensitive" "imported RSA private key"
     p11u --write-object imp-rsa-pub.pem --type pubkey --id 71 --label imp-rsa --usage-sign
     expect_out "Public Key Object; RSA 2048 bits" "RSA public key import"
 
@@ -568,23 +574,25 @@ import_secret() {
 # ---------------------------------------------------------------------------------------
 # Deletion
 
-# Deletes one object and asserts that it can no longer be found.
+# Deletes one object and asserts that it can no longer be found: pkcs11-tool cannot read it,
+# and the listing of its class (which pkcs11-tool does not filter further) lacks $marker.
 delete_and_check() {
-    local type=$1
-    shift
+    local type=$1 marker=$2
+    shift 2
     step "delete the $type object $*"
     p11u --delete-object --type "$type" "$@"
-    p11u --list-objects --type "$type" "$@"
     p11u_fails --read-object --type "$type" "$@" -o gone.bin
     expect_out "object not found" "read of deleted $type $*"
+    p11u --list-objects --type "$type"
+    expect_no_out "$marker" "listing of $type objects after deleting $*"
 }
 
 delete_objects() {
-    delete_and_check privkey --id 71
-    delete_and_check pubkey --id 71
-    delete_and_check cert --id 71
-    delete_and_check data --label imp-data
-    delete_and_check secrkey --id 73
+    delete_and_check privkey "label:      imp-rsa" --id 71
+    delete_and_check pubkey "label:      imp-rsa" --id 71
+    delete_and_check cert "label:      imp-cert" --id 71
+    delete_and_check data "'imp-data'" --label imp-data
+    delete_and_check secrkey "label:      imp-aes" --id 73
     # Nothing with ID 71 is left, while the other imported objects still are.
     p11u --list-objects
     expect_no_out "ID:         71" "listing after deletion"
