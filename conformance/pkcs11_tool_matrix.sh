@@ -601,6 +601,26 @@ delete_objects() {
 }
 
 # ---------------------------------------------------------------------------------------
+# CKA_ALLOWED_MECHANISMS
+
+# A key restricted to some mechanisms works with them and is refused for the others.
+allowed_mechanisms() {
+    head -c 32 /dev/urandom >plain.bin
+    step "AES key restricted to AES-CBC"
+    p11u --keygen --key-type AES:16 --id 81 --label only-cbc --allowed-mechanisms AES-CBC
+    p11u --encrypt --id 81 -m AES-CBC --iv 000102030405060708090a0b0c0d0e0f -i plain.bin -o cipher.bin
+    p11u_fails --encrypt --id 81 -m AES-ECB -i plain.bin -o cipher.bin
+    expect_out "CKR_MECHANISM_INVALID" "AES-ECB with a key allowed only AES-CBC"
+
+    step "RSA key restricted to SHA256-RSA-PKCS-PSS"
+    p11u --keypairgen --key-type rsa:2048 --id 82 --label only-pss --allowed-mechanisms SHA256-RSA-PKCS-PSS
+    expect_out "Allowed mechanisms: SHA256-RSA-PKCS-PSS" "RSA key pair with allowed mechanisms"
+    token_sign 82 SHA256-RSA-PKCS-PSS plain.bin sig.bin
+    p11u_fails --sign --id 82 -m SHA256-RSA-PKCS -i plain.bin -o sig.bin
+    expect_out "CKR_MECHANISM_INVALID" "SHA256-RSA-PKCS with a key allowed only PSS"
+}
+
+# ---------------------------------------------------------------------------------------
 # Mechanism list
 
 list_mechanisms() {
@@ -638,4 +658,5 @@ import_certificate
 import_data
 import_secret
 delete_objects
+allowed_mechanisms
 echo "PASS: pkcs11_tool_matrix"
