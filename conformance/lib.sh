@@ -59,11 +59,12 @@ conf_setup() {
     export KMS_PKCS11_HOME=$WORK/store
     export KMS_PKCS11_CONFIG=$WORK/kms.toml
     # Argon2id at its cheapest: each pkcs11-tool run logs in again, and the default cost
-    # would dominate the run time of the scripts.
+    # would dominate the run time of the scripts. Three wrong PINs lock a PIN.
     cat >"$KMS_PKCS11_CONFIG" <<'EOF'
 [pin]
 argon2_memory_kib = 64
 argon2_iterations = 1
+max_attempts = 3
 EOF
     # For diagnosis: CONF_DEBUG_LOG=<file> makes the library append debug logs (every call
     # that fails, and why) to that file.

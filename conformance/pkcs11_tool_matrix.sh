@@ -621,6 +621,49 @@ allowed_mechanisms() {
 }
 
 # ---------------------------------------------------------------------------------------
+# PIN life cycle (the configuration locks a PIN after 3 wrong tries)
+
+# Asserts the token flags that pkcs11-tool -L shows.
+token_flags_say() {
+    local want=$1 what=$2
+    p11 -L
+    expect_out "$want" "$what: token flags"
+}
+
+pin_lifecycle() {
+    local id=${AES_ID[16]}
+    head -c 48 /dev/urandom >pin-plain.bin
+    p11u --encrypt --id "$id" -m AES-ECB -i pin-plain.bin -o pin-cipher.bin
+
+    step "C_SetPIN: the new user PIN works, the old one no longer does"
+    p11u --change-pin --new-pin 5678
+    p11u_fails -O
+    expect_out "CKR_PIN_INCORRECT" "login with the old PIN"
+    p11 --login --pin 5678 --decrypt --id "$id" -m AES-ECB -i pin-cipher.bin -o pin-decrypted.bin
+    same_file pin-decrypted.bin pin-plain.bin "decryption after C_SetPIN"
+
+    step "wrong user PINs: count low, final try, locked"
+    # The PIN is 5678 now: p11u's $USER_PIN is a wrong one.
+    p11u_fails -O
+    token_flags_say "user PIN count low" "one wrong PIN"
+    p11u_fails -O
+    token_flags_say "final user PIN try" "two wrong PINs"
+    p11u_fails -O
+    token_flags_say "user PIN locked" "three wrong PINs"
+    pkcs11-tool --module "$MODULE" --login --pin 5678 -O >pin-locked.log 2>&1 &&
+        die "the right PIN still logs in after the PIN locked"
+    grep -qF CKR_PIN_LOCKED pin-locked.log || die "login with a locked PIN: $(cat pin-locked.log)"
+
+    step "C_InitPIN by the SO unlocks; the keys survive"
+    p11 --init-pin --login --so-pin "$SO_PIN" --pin "$USER_PIN"
+    p11 -L
+    expect_no_out "user PIN locked" "token flags after C_InitPIN"
+    expect_no_out "user PIN count low" "token flags after C_InitPIN"
+    p11u --decrypt --id "$id" -m AES-ECB -i pin-cipher.bin -o pin-decrypted.bin
+    same_file pin-decrypted.bin pin-plain.bin "decryption after the SO reset the PIN"
+}
+
+# ---------------------------------------------------------------------------------------
 # Mechanism list
 
 list_mechanisms() {
@@ -659,4 +702,5 @@ import_data
 import_secret
 delete_objects
 allowed_mechanisms
+pin_lifecycle
 echo "PASS: pkcs11_tool_matrix"
