@@ -86,7 +86,9 @@ start_server() {
     SERVER_LOG=$WORK/server-$name-$RANDOM.log
     # Created here: the background shell opens its redirection only when it gets to run.
     : >"$SERVER_LOG"
-    engine_openssl s_server -engine pkcs11 -keyform engine \
+    # A plain command, not a shell function, in the background: $! is then the process to
+    # kill (timeout, which passes the signal on to s_server, and ends it in any case).
+    timeout 120 env OPENSSL_CONF="$WORK/engine.cnf" openssl s_server -engine pkcs11 -keyform engine \
         -key "pkcs11:token=conformance;object=$name;type=private" -cert "$name.crt" \
         -accept 127.0.0.1:0 -naccept 1 -rev >"$SERVER_LOG" 2>&1 &
     SERVER_PID=$!
