@@ -18,6 +18,11 @@ use cryptoki_sys::*;
 use std::ptr::null_mut;
 
 const AES_128: [u8; 16] = *b"0123456789abcdef";
+/// The first three bytes of AES-128-ECB of a zero block under `AES_128` (`openssl enc`).
+const AES_128_CHECK_VALUE: [u8; 3] = [0x0b, 0x9b, 0x15];
+/// A generic secret of 20 bytes 0x05, and the first three bytes of its SHA-1.
+const GENERIC_20: [u8; 20] = [5; 20];
+const GENERIC_20_CHECK_VALUE: [u8; 3] = [0x29, 0xd2, 0xc2];
 /// The first three bytes of the SHA-1 of `tests/data/cert.der` (`openssl dgst -sha1`).
 const CERT_CHECK_VALUE: [u8; 3] = [0xdf, 0xc4, 0x09];
 
@@ -479,16 +484,6 @@ fn copy_object_makes_an_independent_object_with_the_template_applied() {
 }
 
 #[test]
-fn destroyed_object_is_gone() {
-    let s = common::user_session("t08");
-    let o = s.create_object(&[data("doomed"), vec![Attribute::Token(true)]].concat()).unwrap();
-    s.destroy_object(o).unwrap();
-    assert_eq!(get(&s, o, CKA_LABEL).err(), Some(CKR_OBJECT_HANDLE_INVALID));
-    assert_eq!(count(&s, &[Attribute::Label(b"doomed".to_vec())]), 0);
-    assert_eq!(err(s.destroy_object(o)), RvError::ObjectHandleInvalid);
-}
-
-#[test]
 fn unique_ids_are_present_distinct_and_read_only() {
     let s = common::user_session("t09");
     let objects = [
@@ -603,8 +598,9 @@ fn object_size_is_reported() {
 #[test]
 fn invalid_object_handle_is_object_handle_invalid_everywhere() {
     let s = common::user_session("t14");
-    let destroyed = s.create_object(&data("gone")).unwrap();
+    let destroyed = s.create_object(&[data("gone"), vec![Attribute::Token(true)]].concat()).unwrap();
     s.destroy_object(destroyed).unwrap();
+    assert_eq!(count(&s, &[Attribute::Label(b"gone".to_vec())]), 0, "a destroyed object is not found");
     let h = common::raw_handle(&s);
     let l = common::raw();
     for bad in [CK_INVALID_HANDLE, destroyed.handle(), bogus_handle().handle()] {
@@ -779,14 +775,19 @@ fn key_value_is_sensitive_unless_extractable_and_not_sensitive() {
 }
 
 #[test]
-fn generic_secret_import_computes_value_len() {
+fn imported_secret_keys_get_value_len_and_check_value() {
     let s = common::user_session("t21");
-    let t = generic_secret(&[5; 20], &[Attribute::Sensitive(false), Attribute::Extractable(true)]);
-    let k = s.create_object(&t).unwrap();
-    assert_eq!(get_ulong(&s, k, CKA_KEY_TYPE), CKK_GENERIC_SECRET);
-    assert_eq!(get_ulong(&s, k, CKA_VALUE_LEN), 20);
-    assert_eq!(get_bytes(&s, k, CKA_VALUE), [5; 20]);
-    assert!(!get_bool(&s, k, CKA_LOCAL));
+    let t = generic_secret(&GENERIC_20, &[Attribute::Sensitive(false), Attribute::Extractable(true)]);
+    let generic = s.create_object(&t).unwrap();
+    assert_eq!(get_ulong(&s, generic, CKA_KEY_TYPE), CKK_GENERIC_SECRET);
+    assert_eq!(get_ulong(&s, generic, CKA_VALUE_LEN), 20);
+    assert_eq!(get_bytes(&s, generic, CKA_VALUE), GENERIC_20);
+    // CKA_CHECK_VALUE is a common secret key attribute (2.40 §4.10, "Key checksum"); current
+    // mechanisms 3.0 §2.36.1: for a generic secret, the first three bytes of SHA-1 of the value,
+    // §2.8.1: for AES, the first three bytes of the encryption of a zero block.
+    let aes = s.create_object(&aes_key(&[])).unwrap();
+    assert_eq!(get(&s, aes, CKA_CHECK_VALUE), Ok(AES_128_CHECK_VALUE.to_vec()), "AES key");
+    assert_eq!(get(&s, generic, CKA_CHECK_VALUE), Ok(GENERIC_20_CHECK_VALUE.to_vec()), "generic secret");
     // An AES key must have a valid AES length.
     let bad_len = [
         Attribute::Class(ObjectClass::SECRET_KEY),
@@ -794,6 +795,18 @@ fn generic_secret_import_computes_value_len() {
         Attribute::Value(vec![1; 15]),
     ];
     assert_eq!(err(s.create_object(&bad_len)), RvError::AttributeValueInvalid);
+}
+
+#[test]
+fn check_value_given_at_creation_must_match_the_key() {
+    // CKA_CHECK_VALUE has no "must not be specified" footnote in the secret key table (2.40 §4.10),
+    // so a template may carry it; the library checks it (src/mechanism/aes.rs, `import`).
+    let s = common::user_session("t31");
+    let right = aes_key(&[Attribute::CheckValue(AES_128_CHECK_VALUE.to_vec())]);
+    let k = s.create_object(&right);
+    assert!(k.is_ok(), "the matching check value was refused: {k:?}");
+    let wrong = aes_key(&[Attribute::CheckValue(vec![1, 2, 3])]);
+    assert_eq!(err(s.create_object(&wrong)), RvError::AttributeValueInvalid);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -841,10 +854,38 @@ fn private_objects_are_invisible_without_login_and_to_the_so() {
     );
     s.logout().unwrap();
 
-    // Back with the user, everything is there again.
+    // Back with the user, the private token object is found again.
     s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
-    assert_eq!(labels(&s, &[]), ["session private", "token private", "token public"]);
-    assert_eq!(label(&s, token_private), "token private");
+    assert_eq!(labels(&s, &[Attribute::Token(true)]), ["token private", "token public"]);
+}
+
+#[test]
+fn logout_destroys_private_session_objects_and_voids_private_handles() {
+    // 2.40 §5.6 C_Logout: "any of the application's handles to private objects become invalid
+    // (even if a user is later logged back into the token, those handles remain invalid). In
+    // addition, all private session objects from sessions belonging to the application are
+    // destroyed."
+    let s = common::user_session("t08");
+    let private = [Attribute::Private(true)];
+    let token_private = [data("token private"), vec![Attribute::Token(true)], private.to_vec()].concat();
+    let token_private = s.create_object(&token_private).unwrap();
+    let session_private = s.create_object(&[data("session private"), private.to_vec()].concat()).unwrap();
+    let session_public =
+        s.create_object(&[data("session public"), vec![Attribute::Private(false)]].concat()).unwrap();
+    s.logout().unwrap();
+    s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
+
+    assert_eq!(labels(&s, &[]), ["session public", "token private"], "private session objects are destroyed");
+    assert_eq!(get(&s, session_private, CKA_LABEL).err(), Some(CKR_OBJECT_HANDLE_INVALID));
+    assert_eq!(
+        get(&s, token_private, CKA_LABEL).err(),
+        Some(CKR_OBJECT_HANDLE_INVALID),
+        "old private handle"
+    );
+    assert_eq!(label(&s, session_public), "session public");
+    let found = s.find_objects(&[Attribute::Label(b"token private".to_vec())]).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(label(&s, found[0]), "token private");
 }
 
 #[test]
@@ -928,6 +969,13 @@ fn find_by_label_id_class_and_token() {
             .unwrap(),
         vec![cert]
     );
+    // A search may name any attribute, the value of a private data object included.
+    let secret_note =
+        [data("note"), vec![Attribute::Private(true), Attribute::Value(b"findable".to_vec())]].concat();
+    let note = s.create_object(&secret_note).unwrap();
+    let by_value = [Attribute::Class(ObjectClass::DATA), Attribute::Value(b"findable".to_vec())];
+    assert_eq!(s.find_objects(&by_value).unwrap(), vec![note]);
+    s.destroy_object(note).unwrap();
     // Results come out one at a time as well as all at once, each once.
     let mut one_by_one = find_in_chunks(&s, &[], 1);
     one_by_one.sort();
@@ -957,6 +1005,12 @@ fn find_operation_must_be_initialized_once() {
             l.C_FindObjects.unwrap()(h, handles.as_mut_ptr(), 4, &mut found),
             CKR_OPERATION_NOT_INITIALIZED
         );
+        // A search is per session: another session may search while this one does.
+        let other = common::pkcs11().open_ro_session(common::slot("t26")).unwrap();
+        assert_eq!(l.C_FindObjectsInit.unwrap()(h, null_mut(), 0), CKR_OK);
+        assert_eq!(l.C_FindObjectsInit.unwrap()(common::raw_handle(&other), null_mut(), 0), CKR_OK);
+        assert_eq!(l.C_FindObjectsFinal.unwrap()(common::raw_handle(&other)), CKR_OK);
+        assert_eq!(l.C_FindObjectsFinal.unwrap()(h), CKR_OK);
     }
 }
 
@@ -1041,7 +1095,8 @@ fn this_process_sees_objects_created_changed_and_destroyed_by_another() {
     assert_eq!(run_peer("t29", "relabel:from peer:renamed by peer"), ["relabelled"]);
     assert_eq!(label(&s, o), "renamed by peer", "a handle held here shows the other process's change");
     assert_eq!(count(&s, &[Attribute::Label(b"from peer".to_vec())]), 0);
-    assert_eq!(labels(&s, &[]), ["renamed by peer"]);
+    // 2.40 §2.4: a handle stays the object's for as long as the object and the session live.
+    assert_eq!(s.find_objects(&[Attribute::Label(b"renamed by peer".to_vec())]).unwrap(), vec![o]);
 
     assert_eq!(run_peer("t29", "destroy:renamed by peer"), ["destroyed"]);
     assert_eq!(get(&s, o, CKA_LABEL).err(), Some(CKR_OBJECT_HANDLE_INVALID));

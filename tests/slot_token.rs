@@ -365,6 +365,9 @@ fn wrong_so_pins_set_so_flags_and_lock_the_so() {
     // The user PIN is separate and still works.
     assert_flags(token_flags(slot), USER_PIN_FLAGS, &[]);
     s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
+    // A locked SO PIN cannot re-initialize the token either.
+    drop(s);
+    assert_eq!(err(common::pkcs11().init_token(slot, &pin(SO_PIN), "t12")), RvError::PinLocked);
 }
 
 #[test]
