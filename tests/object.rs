@@ -1099,6 +1099,16 @@ fn this_process_sees_objects_created_changed_and_destroyed_by_another() {
     assert_eq!(s.find_objects(&[Attribute::Label(b"renamed by peer".to_vec())]).unwrap(), vec![o]);
 
     assert_eq!(run_peer("t29", "destroy:renamed by peer"), ["destroyed"]);
+    // Every use of the handle now fails, the first one included, whichever function it is.
+    let (l, h) = (common::raw(), common::raw_handle(&s));
+    let (mut size, mut copy) = (0, 0);
+    // SAFETY: writable size and handle.
+    unsafe {
+        let rv = l.C_CopyObject.unwrap()(h, o.handle(), null_mut(), 0, &mut copy);
+        assert_eq!(rv, CKR_OBJECT_HANDLE_INVALID, "C_CopyObject of an object destroyed elsewhere");
+        let rv = l.C_GetObjectSize.unwrap()(h, o.handle(), &mut size);
+        assert_eq!(rv, CKR_OBJECT_HANDLE_INVALID, "C_GetObjectSize of an object destroyed elsewhere");
+    }
     assert_eq!(get(&s, o, CKA_LABEL).err(), Some(CKR_OBJECT_HANDLE_INVALID));
     assert_eq!(count(&s, &[]), 0);
 }

@@ -222,9 +222,10 @@ fn so_login_puts_sessions_in_so_state() {
 #[test]
 fn so_login_with_a_read_only_session_open_is_session_read_only_exists() {
     let slot = common::fresh_token("t07");
-    let _r = ro(slot);
+    let r = ro(slot);
     let w = rw(slot);
     assert_eq!(err(w.login(UserType::So, Some(&pin(SO_PIN)))), RvError::SessionReadOnlyExists);
+    assert_eq!(err(r.login(UserType::So, Some(&pin(SO_PIN)))), RvError::SessionReadOnlyExists);
     assert_eq!(state(&w), SessionState::RwPublic);
 }
 

@@ -384,11 +384,16 @@ fn init_pin_by_the_so_unlocks_a_locked_user_pin() {
 
 #[test]
 fn init_pin_needs_the_so() {
+    // 2.40 §5.6 C_InitPIN: "can only be called in the "R/W SO Functions" state. An attempt to call
+    // it from a session in any other state fails with error CKR_USER_NOT_LOGGED_IN."
     let slot = common::fresh_token("t14");
     let s = rw_session(slot);
-    assert_eq!(err(s.init_pin(&pin("another-pin"))), RvError::UserNotLoggedIn);
+    let r = common::pkcs11().open_ro_session(slot).unwrap();
+    assert_eq!(err(s.init_pin(&pin("another-pin"))), RvError::UserNotLoggedIn, "R/W public");
+    assert_eq!(err(r.init_pin(&pin("another-pin"))), RvError::UserNotLoggedIn, "R/O public");
     s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
-    assert_eq!(err(s.init_pin(&pin("another-pin"))), RvError::UserNotLoggedIn);
+    assert_eq!(err(s.init_pin(&pin("another-pin"))), RvError::UserNotLoggedIn, "R/W user");
+    assert_eq!(err(r.init_pin(&pin("another-pin"))), RvError::UserNotLoggedIn, "R/O user");
 }
 
 // ---------------------------------------------------------------------------------------------
