@@ -4,8 +4,9 @@
 //!
 //! The library of this binary is initialized once for the whole process; checks that need an
 //! uninitialized library run in a forked child, where the spec makes the library uninitialized
-//! again (PKCS#11 3.0 §5.1: a child must call `C_Initialize` before using the library). Every test
-//! of this file holds [`serial`], so no other thread is inside the library when a test forks.
+//! again (PKCS#11 3.0, C_Initialize: a forked child must call `C_Initialize` before using it).
+//! Every test of this file holds [`serial`], so no other thread is inside the library when a test
+//! forks.
 
 mod common;
 
@@ -181,20 +182,25 @@ fn get_info_rv() -> CK_RV {
     info_via(common::raw().C_GetInfo).0
 }
 
+// Application mutex functions for C_Initialize. They do not lock: the library either refuses
+// application locking (CKR_CANT_LOCK) or, with CKF_OS_LOCKING_OK, may use its own instead.
+
 unsafe extern "C" fn create_mutex(m: *mut *mut c_void) -> CK_RV {
-    // SAFETY: the library passes a writable pointer slot; it never locks through these mutexes
-    // in these tests (the library refuses application locking or uses its own).
+    // SAFETY: the library passes a writable pointer slot.
     unsafe { *m = Box::into_raw(Box::new(0u8)) as *mut c_void };
     CKR_OK
 }
+
 unsafe extern "C" fn destroy_mutex(m: *mut c_void) -> CK_RV {
     // SAFETY: `m` came from `create_mutex`.
     drop(unsafe { Box::from_raw(m as *mut u8) });
     CKR_OK
 }
+
 unsafe extern "C" fn lock_mutex(_: *mut c_void) -> CK_RV {
     CKR_OK
 }
+
 unsafe extern "C" fn unlock_mutex(_: *mut c_void) -> CK_RV {
     CKR_OK
 }
@@ -246,7 +252,7 @@ fn initialize_with_reserved_pointer_is_arguments_bad() {
 fn initialize_with_some_but_not_all_mutex_functions_is_arguments_bad() {
     let _s = serial();
     let child = in_forked_child(|| {
-        // PKCS#11 2.40 §5.4: the four function pointers are either all supplied or all null.
+        // PKCS#11 2.40 §5.4 (C_Initialize): the four function pointers are either all supplied or all null.
         let mut args = init_args(CKF_OS_LOCKING_OK, true);
         args.UnlockMutex = None;
         expect_rv("C_Initialize(3 of 4 mutex functions)", initialize(Some(&mut args)), CKR_ARGUMENTS_BAD)?;

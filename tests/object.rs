@@ -496,7 +496,7 @@ fn unique_ids_are_present_distinct_and_read_only() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 3, "unique ids repeat");
-    // 3.0 §4.4.1: set by the token, never by the application.
+    // 3.0, storage objects: CKA_UNIQUE_ID is set by the token, never by the application.
     let set = s.update_attributes(objects[0], &[Attribute::UniqueId(b"mine".to_vec())]);
     assert_eq!(err(set), RvError::AttributeReadOnly);
     let create = s.create_object(&[data("three"), vec![Attribute::UniqueId(b"mine".to_vec())]].concat());
@@ -671,7 +671,7 @@ fn imported_aes_key_is_not_local_and_was_never_sensitive() {
     assert_eq!(get_ulong(&s, k, CKA_KEY_TYPE), CKK_AES);
     assert_eq!(get_ulong(&s, k, CKA_VALUE_LEN), 16);
     assert!(!get_bool(&s, k, CKA_LOCAL));
-    // 2.40 §4.9: always-sensitive and never-extractable only for keys that never left a token.
+    // 2.40 §4.10: always-sensitive and never-extractable only for keys that never left a token.
     assert!(!get_bool(&s, k, CKA_ALWAYS_SENSITIVE));
     assert!(!get_bool(&s, k, CKA_NEVER_EXTRACTABLE));
     assert_eq!(get_ulong(&s, k, CKA_KEY_GEN_MECHANISM), CK_UNAVAILABLE_INFORMATION);
@@ -782,9 +782,9 @@ fn imported_secret_keys_get_value_len_and_check_value() {
     assert_eq!(get_ulong(&s, generic, CKA_KEY_TYPE), CKK_GENERIC_SECRET);
     assert_eq!(get_ulong(&s, generic, CKA_VALUE_LEN), 20);
     assert_eq!(get_bytes(&s, generic, CKA_VALUE), GENERIC_20);
-    // CKA_CHECK_VALUE is a common secret key attribute (2.40 §4.10, "Key checksum"); current
-    // mechanisms 3.0 §2.36.1: for a generic secret, the first three bytes of SHA-1 of the value,
-    // §2.8.1: for AES, the first three bytes of the encryption of a zero block.
+    // CKA_CHECK_VALUE is a common secret key attribute (2.40 §4.10, "Key checksum"); Current
+    // Mechanisms 3.0, generic secret keys: for a generic secret, the first three bytes of SHA-1 of the value,
+    // AES keys: for AES, the first three bytes of the encryption of a zero block.
     let aes = s.create_object(&aes_key(&[])).unwrap();
     assert_eq!(get(&s, aes, CKA_CHECK_VALUE), Ok(AES_128_CHECK_VALUE.to_vec()), "AES key");
     assert_eq!(get(&s, generic, CKA_CHECK_VALUE), Ok(GENERIC_20_CHECK_VALUE.to_vec()), "generic secret");
@@ -1094,7 +1094,7 @@ fn this_process_sees_objects_created_changed_and_destroyed_by_another() {
     assert_eq!(run_peer("t29", "relabel:from peer:renamed by peer"), ["relabelled"]);
     assert_eq!(label(&s, o), "renamed by peer", "a handle held here shows the other process's change");
     assert_eq!(count(&s, &[Attribute::Label(b"from peer".to_vec())]), 0);
-    // 2.40 §2.4: a handle stays the object's for as long as the object and the session live.
+    // PKCS#11 object handles: a handle stays the object's for as long as the object and the session live.
     assert_eq!(s.find_objects(&[Attribute::Label(b"renamed by peer".to_vec())]).unwrap(), vec![o]);
 
     assert_eq!(run_peer("t29", "destroy:renamed by peer"), ["destroyed"]);

@@ -313,7 +313,7 @@ fn user_login_before_init_pin_is_user_pin_not_initialized() {
 
 #[test]
 fn context_specific_login_without_an_operation_is_operation_not_initialized() {
-    // 3.0 §5.6.6 C_Login: CKU_CONTEXT_SPECIFIC outside an operation that needs it.
+    // 3.0 C_Login: CKU_CONTEXT_SPECIFIC outside an operation that needs it.
     let s = rw(common::fresh_token("t17"));
     s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
     assert_eq!(

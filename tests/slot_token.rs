@@ -384,7 +384,7 @@ fn init_pin_by_the_so_unlocks_a_locked_user_pin() {
 
 #[test]
 fn init_pin_needs_the_so() {
-    // 2.40 §5.6 C_InitPIN: "can only be called in the "R/W SO Functions" state. An attempt to call
+    // 2.40 §5.5 C_InitPIN: "can only be called in the "R/W SO Functions" state. An attempt to call
     // it from a session in any other state fails with error CKR_USER_NOT_LOGGED_IN."
     let slot = common::fresh_token("t14");
     let s = rw_session(slot);
@@ -412,7 +412,7 @@ fn set_pin_changes_the_user_pin() {
 
 #[test]
 fn set_pin_in_a_public_session_changes_the_user_pin() {
-    // 2.40 §5.6 C_SetPIN: in the "R/W Public Session" state it modifies the normal user's PIN.
+    // 2.40 §5.5 C_SetPIN: in the "R/W Public Session" state it modifies the normal user's PIN.
     let slot = common::fresh_token("t16");
     let s = rw_session(slot);
     s.set_pin(&pin(USER_PIN), &pin("public-set-pin")).unwrap();
@@ -540,7 +540,7 @@ fn mechanism_list_short_buffer_is_buffer_too_small_with_the_count() {
 fn aes_key_gen_info_gives_key_sizes_in_bytes() {
     let slot = common::slot("t26").id();
     let info = mechanism_info(slot, CKM_AES_KEY_GEN).unwrap();
-    // Current mechanisms 3.0 §2.8.1: AES key sizes are given in bytes.
+    // Current Mechanisms 3.0, AES: key sizes are given in bytes.
     assert_eq!((info.ulMinKeySize, info.ulMaxKeySize), (16, 32));
     assert_ne!(info.flags & CKF_GENERATE, 0);
 }
