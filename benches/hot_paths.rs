@@ -1,1 +1,66 @@
-fn main() {}
+//! The library's hot paths through the C ABI, as an application drives them: AES-GCM of 1 KiB,
+//! ECDSA P-256 signing of a digest, RSA-2048 PKCS#1 v1.5 signing of 1 KiB. Each iteration is one
+//! `C_*Init` plus the two-call `C_Encrypt`/`C_Sign`, as the `cryptoki` crate makes it.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::aead::GcmParams;
+use cryptoki::object::Attribute;
+use std::hint::black_box;
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+fn hot_paths(c: &mut Criterion) {
+    let session = common::user_session("t00");
+    let aes = session
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[Attribute::Token(true), Attribute::ValueLen(32.into()), Attribute::Encrypt(true)],
+        )
+        .expect("AES key");
+    let (_, p256) = session
+        .generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[
+                Attribute::Token(true),
+                Attribute::EcParams(vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]),
+            ],
+            &[Attribute::Token(true), Attribute::Sign(true)],
+        )
+        .expect("P-256 key pair");
+    let (_, rsa) = session
+        .generate_key_pair(
+            &Mechanism::RsaPkcsKeyPairGen,
+            &[Attribute::Token(true), Attribute::ModulusBits(2048.into())],
+            &[Attribute::Token(true), Attribute::Sign(true)],
+        )
+        .expect("RSA key pair");
+
+    let data = vec![0x5au8; 1024];
+    let aad = [0u8; 32];
+    let mut counter = 0u64;
+    c.bench_function("aes_gcm_encrypt_1k", |b| {
+        b.iter(|| {
+            counter += 1;
+            let mut iv = [0u8; 12];
+            iv[..8].copy_from_slice(&counter.to_be_bytes());
+            let params = GcmParams::new(&mut iv, &aad, 128.into()).expect("params");
+            black_box(session.encrypt(&Mechanism::AesGcm(params), aes, &data).expect("encrypt"))
+        })
+    });
+    let digest = [0x11u8; 32];
+    c.bench_function("ecdsa_p256_sign", |b| {
+        b.iter(|| black_box(session.sign(&Mechanism::Ecdsa, p256, &digest).expect("sign")))
+    });
+    c.bench_function("rsa2048_sha256_pkcs1_sign_1k", |b| {
+        b.iter(|| black_box(session.sign(&Mechanism::Sha256RsaPkcs, rsa, &data).expect("sign")))
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
+    targets = hot_paths
+}
+criterion_main!(benches);

@@ -13,3 +13,4 @@ pub mod mechanism;
 pub mod object;
 pub mod store;
 pub mod token;
+pub mod vendor;

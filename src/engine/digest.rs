@@ -83,6 +83,13 @@ impl Default for Output {
     }
 }
 
+/// The value may be a MAC or derived key material: wiped when dropped.
+impl Drop for Output {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.buf);
+    }
+}
+
 impl Output {
     /// Replaces the value; `bytes` is at most 64 bytes long.
     pub fn set(&mut self, bytes: &[u8]) {

@@ -10,6 +10,7 @@ pub mod ec;
 pub mod hmac;
 pub mod rand;
 pub mod rsa;
+pub mod sm3;
 
 /// A primitive failed; the mechanism layer says what that means for the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

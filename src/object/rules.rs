@@ -234,7 +234,15 @@ pub fn new_object(
             attrs.set_default(CKA_VALUE, Vec::new());
         }
         CKO_CERTIFICATE => certificate_defaults(&mut attrs)?,
-        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY => key_defaults(&mut attrs, class, origin),
+        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY => {
+            if key_type.is_some_and(crate::mechanism::is_ec_key_type) {
+                // EC keys sign and agree keys; they never encrypt or wrap.
+                for ty in [CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP] {
+                    attrs.set_default(ty, bool_bytes(false));
+                }
+            }
+            key_defaults(&mut attrs, class, origin)
+        }
         _ => return Err(Error::AttributeValueInvalid),
     }
     Ok(attrs)

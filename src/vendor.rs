@@ -1,0 +1,111 @@
+//! Vendor values the library accepts beyond the standard; the Rust mirror of
+//! `include/kms_pkcs11.h` (a test checks that the two agree).
+
+use cryptoki_sys::{CK_ATTRIBUTE_TYPE, CK_KEY_TYPE, CK_MECHANISM_TYPE};
+
+/// SM2 key pair; `CKA_EC_PARAMS` is the SM2 curve OID 1.2.156.10197.1.301.
+pub const CKK_SM2: CK_KEY_TYPE = 0x8000_0004;
+/// SM4 secret key, 16 bytes.
+pub const CKK_SM4: CK_KEY_TYPE = 0x8000_0002;
+
+/// Generate an SM2 key pair.
+pub const CKM_SM2_KEY_PAIR_GEN: CK_MECHANISM_TYPE = 0x8000_8001;
+/// Sign/verify a caller-supplied 32-byte digest e; signature r‖s.
+pub const CKM_SM2: CK_MECHANISM_TYPE = 0x8000_8000;
+/// SM3(Z_A ‖ M) inside; parameter = signer ID; signature r‖s.
+pub const CKM_SM3_SM2: CK_MECHANISM_TYPE = 0x8000_8100;
+/// As [`CKM_SM3_SM2`], signature DER `SEQUENCE { r, s }`.
+pub const CKM_SM3_SM2_DER: CK_MECHANISM_TYPE = 0x8000_8101;
+/// SM2 encryption, ciphertext C1 ‖ C3 ‖ C2.
+pub const CKM_SM2_RAW: CK_MECHANISM_TYPE = 0x8000_8200;
+/// SM2 encryption, GM/T 0009 DER ciphertext.
+pub const CKM_SM2_CIPHER_DER: CK_MECHANISM_TYPE = 0x8000_8201;
+/// SM3 digest.
+pub const CKM_SM3: CK_MECHANISM_TYPE = 0x8000_0005;
+/// Generate a 16-byte SM4 key.
+pub const CKM_SM4_KEY_GEN: CK_MECHANISM_TYPE = 0x8000_0107;
+/// SM4-ECB, no padding.
+pub const CKM_SM4_ECB: CK_MECHANISM_TYPE = 0x8000_0108;
+/// SM4-CBC, no padding.
+pub const CKM_SM4_CBC: CK_MECHANISM_TYPE = 0x8000_0109;
+/// SM4-CBC with PKCS#7 padding.
+pub const CKM_SM4_CBC_PAD: CK_MECHANISM_TYPE = 0x8000_010C;
+/// SM4-GCM, `CK_GCM_PARAMS`.
+pub const CKM_SM4_GCM: CK_MECHANISM_TYPE = 0x8000_010F;
+/// SM4-CTR, `CK_AES_CTR_PARAMS` layout.
+pub const CKM_SM4_CTR: CK_MECHANISM_TYPE = 0x8000_0110;
+
+/// First value of the KMS attribute block (`CKA_VENDOR_DEFINED | 0x004B4D00`).
+pub const CKA_KMS_BASE: CK_ATTRIBUTE_TYPE = 0x804B_4D00;
+/// First value of the KMS mechanism block (`CKM_VENDOR_DEFINED | 0x004B4D00`).
+pub const CKM_KMS_BASE: CK_MECHANISM_TYPE = 0x804B_4D00;
+
+/// Every value above by its C name, for the header check and for logs.
+pub const ALL: &[(&str, u64)] = &[
+    ("CKK_SM2", CKK_SM2),
+    ("CKK_SM4", CKK_SM4),
+    ("CKM_SM2_KEY_PAIR_GEN", CKM_SM2_KEY_PAIR_GEN),
+    ("CKM_SM2", CKM_SM2),
+    ("CKM_SM3_SM2", CKM_SM3_SM2),
+    ("CKM_SM3_SM2_DER", CKM_SM3_SM2_DER),
+    ("CKM_SM2_RAW", CKM_SM2_RAW),
+    ("CKM_SM2_CIPHER_DER", CKM_SM2_CIPHER_DER),
+    ("CKM_SM3", CKM_SM3),
+    ("CKM_SM4_KEY_GEN", CKM_SM4_KEY_GEN),
+    ("CKM_SM4_ECB", CKM_SM4_ECB),
+    ("CKM_SM4_CBC", CKM_SM4_CBC),
+    ("CKM_SM4_CBC_PAD", CKM_SM4_CBC_PAD),
+    ("CKM_SM4_GCM", CKM_SM4_GCM),
+    ("CKM_SM4_CTR", CKM_SM4_CTR),
+    ("CKA_KMS_BASE", CKA_KMS_BASE),
+    ("CKM_KMS_BASE", CKM_KMS_BASE),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::ALL;
+
+    /// The `#define NAME 0x…UL` lines of the C header.
+    fn header_values() -> Vec<(String, u64)> {
+        let text = include_str!("../include/kms_pkcs11.h");
+        text.lines()
+            .filter_map(|l| {
+                let mut parts = l.split_whitespace();
+                (parts.next()? == "#define").then_some(())?;
+                let name = parts.next()?.to_string();
+                let value = parts.next()?.strip_prefix("0x")?.trim_end_matches("UL");
+                Some((name, u64::from_str_radix(value, 16).ok()?))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn header_and_rust_agree() {
+        let header = header_values();
+        let rust: Vec<(String, u64)> = ALL.iter().map(|(n, v)| (n.to_string(), *v)).collect();
+        let mut h = header.clone();
+        let mut r = rust.clone();
+        h.sort();
+        r.sort();
+        assert_eq!(h, r, "include/kms_pkcs11.h and src/vendor.rs differ");
+    }
+
+    #[test]
+    fn values_are_vendor_defined_and_distinct_per_kind() {
+        for (name, v) in ALL {
+            assert!(*v >= 0x8000_0000, "{name} is not vendor-defined");
+        }
+        let kms: Vec<_> = ALL.iter().filter(|(n, _)| n.contains("KMS")).collect();
+        for (name, v) in kms {
+            assert_eq!(v & 0x4000_0000, 0, "{name} sets the array-attribute bit");
+        }
+        for prefix in ["CKK_", "CKM_"] {
+            let mut vals: Vec<u64> =
+                ALL.iter().filter(|(n, _)| n.starts_with(prefix)).map(|(_, v)| *v).collect();
+            let n = vals.len();
+            vals.sort();
+            vals.dedup();
+            assert_eq!(vals.len(), n, "{prefix} values collide");
+        }
+    }
+}
