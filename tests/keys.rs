@@ -174,6 +174,33 @@ fn key_generation_for_another_class_or_key_type_is_template_inconsistent() {
     assert_eq!(generate_key(&s, &m, &kt), Err(CKR_TEMPLATE_INCONSISTENT), "CKK_GENERIC_SECRET");
 }
 
+/// Base 3.0 §4.1.1 (creating objects), rule 2: "If the supplied template specifies an invalid
+/// value for a valid attribute, then the attempt should fail with the error code
+/// CKR_ATTRIBUTE_VALUE_INVALID". An AES key is 16, 24 or 32 bytes long (Current Mechanisms 3.0,
+/// AES secret key objects), and a generic secret at least one byte; C_CreateObject already
+/// refuses such values with CKR_ATTRIBUTE_VALUE_INVALID. (CKR_KEY_SIZE_RANGE is about a
+/// *supplied* key the token cannot handle.)
+#[test]
+fn key_generation_with_a_length_the_key_type_cannot_have_is_attribute_value_invalid() {
+    let s = session();
+    for len in [0, 8, 20, 33] {
+        let t = Tpl::new().ulong(CKA_VALUE_LEN, len);
+        assert_eq!(
+            generate_key(&s, &Mech::new(CKM_AES_KEY_GEN), &t),
+            Err(CKR_ATTRIBUTE_VALUE_INVALID),
+            "AES, {len} bytes"
+        );
+    }
+    let t = Tpl::new().ulong(CKA_VALUE_LEN, 0);
+    let r = generate_key(&s, &Mech::new(CKM_GENERIC_SECRET_KEY_GEN), &t);
+    assert_eq!(r, Err(CKR_ATTRIBUTE_VALUE_INVALID), "generic secret, 0 bytes");
+    let imported = create_object(
+        &s,
+        &Tpl::new().ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, CKK_AES).bytes(CKA_VALUE, &[0; 20]),
+    );
+    assert_eq!(rv_of(&imported), CKR_ATTRIBUTE_VALUE_INVALID, "C_CreateObject of a 20-byte AES key");
+}
+
 #[test]
 fn key_generation_mechanism_with_a_parameter_is_mechanism_param_invalid() {
     let s = session();
@@ -752,6 +779,56 @@ fn ecdh_with_the_null_kdf_gives_both_parties_the_same_key() {
         let (za, zb) = (attr(&s, za, CKA_VALUE).unwrap(), attr(&s, zb, CKA_VALUE).unwrap());
         assert_eq!(za, zb, "{curve}: shared secrets agree");
         assert_eq!(za.len(), field_len(curve), "{curve}: the whole x coordinate");
+    }
+}
+
+/// NIST CAVS ECC CDH primitive test vectors (SP 800-56A, "KAS_ECC_CDH_PrimitiveTest", first
+/// P-256 and P-384 cases), with the IUT private key imported through CKA_EC_PARAMS and
+/// CKA_VALUE and the CAVS public point passed raw.
+#[test]
+fn ecdh_nist_cavs_vectors_with_imported_private_keys() {
+    let s = session();
+    let vectors = [
+        (
+            P256,
+            "7d7dc5f71eb29ddaf80d6214632eeae03d9058af1fb6d22ed80badb62bc1a534",
+            "04ead218590119e8876b29146ff89ca61770c4edbbf97d38ce385ed281d8a6b230
+               28af61281fd35e2fa7002523acc85a429cb06ee6648325389f59edfce1405141",
+            "04700c48f77f56584c5cc632ca65640db91b6bacce3a4df6b42ce7cc838833d287
+               db71e509e3fd9b060ddb20ba5c51dcc5948d46fbf640dfe0441782cab85fa4ac",
+            "46fc62106420ff012e54a434fbdd2d25ccc5852060561e68040dd7778997bd7b",
+        ),
+        (
+            P384,
+            "3cc3122a68f0d95027ad38c067916ba0eb8c38894d22e1b15618b6818a661774ad463b205da88cf699ab4d43c9cf98a1",
+            "049803807f2f6d2fd966cdd0290bd410c0190352fbec7ff6247de1302df86f25d34fe4a97bef60cff548355c015dbb3e5f
+               ba26ca69ec2f5b5d9dad20cc9da711383a9dbe34ea3fa5a2af75b46502629ad54dd8b7d73a8abb06a3a3be47d650cc99",
+            "04a7c76b970c3b5fe8b05d2838ae04ab47697b9eaf52e764592efda27fe7513272734466b400091adbf2d68c58e0c50066
+               ac68f19f2e1cb879aed43a9969b91a0839c4c38a49749b661efedf243451915ed0905a32b060992b468c64766fc8437a",
+            "5f9d29dc5e31a163060356213669c8ce132e22f57c9a04f40ba7fcead493b457e5621e766c40a2e3d4d6a04b25e533f1",
+        ),
+    ];
+    for (curve, d, q_iut, q_cavs, z) in vectors {
+        let private = create_object(
+            &s,
+            &Tpl::new()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_EC)
+                .bytes(CKA_EC_PARAMS, &h(curve))
+                .bytes(CKA_VALUE, &h(d))
+                .bool(CKA_DERIVE, true),
+        )
+        .unwrap_or_else(|rv| panic!("{curve}: import: {}", rv_name(rv)));
+        let spki = attr(&s, private, CKA_PUBLIC_KEY_INFO).unwrap();
+        assert!(spki.ends_with(&h(q_iut)), "{curve}: CKA_PUBLIC_KEY_INFO holds the IUT's public point");
+        let k = derive_key(
+            &s,
+            &Mech::ecdh(CKD_NULL, b"", &h(q_cavs)),
+            private,
+            &readable_tpl(CKK_GENERIC_SECRET),
+        );
+        let k = k.unwrap_or_else(|rv| panic!("{curve}: derive: {}", rv_name(rv)));
+        assert_eq!(attr(&s, k, CKA_VALUE), Ok(h(z)), "{curve}: Z");
     }
 }
 
