@@ -227,6 +227,21 @@ fn digest_key_with_an_invalid_handle_is_key_handle_invalid() {
     assert_rv(digest_key(&s, obj(CK_INVALID_HANDLE)), CKR_KEY_HANDLE_INVALID, "CK_INVALID_HANDLE");
 }
 
+/// Base 3.0 §4.4 (CKA_PRIVATE): a private key is invisible to a session that is not logged in.
+#[test]
+fn digest_key_of_a_private_key_object_after_logout_is_key_handle_invalid() {
+    let s = common::user_session("t01");
+    let private = secret_key(&s, KeyType::AES, &pattern(16, 4), &[Attribute::Private(true)]);
+    let public = secret_key(&s, KeyType::AES, &pattern(16, 5), &[Attribute::Private(false)]);
+    s.logout().unwrap();
+    s.digest_init(&Mechanism::Sha256).unwrap();
+    assert_rv(digest_key(&s, private), CKR_KEY_HANDLE_INVALID, "private secret key");
+    let other = common::pkcs11().open_ro_session(common::slot("t01")).unwrap();
+    assert_rv(digest_init(&other, &Mech::new(CKM_SHA256)), CKR_OK, "init");
+    assert_rv(digest_key(&other, public), CKR_OK, "public secret key");
+    assert_eq!(digest_final(&other), Ok(sha(&other, 2, &pattern(16, 5))));
+}
+
 #[test]
 fn digest_key_without_init_is_operation_not_initialized() {
     let s = session();
@@ -327,6 +342,21 @@ fn null_data_pointer_with_zero_length_digests_the_empty_message() {
     let rv = unsafe { f().C_Digest.unwrap()(sh(&s), null_byte(), 0, out.as_mut_ptr(), &mut len) };
     assert_rv(rv, CKR_OK, "C_Digest of nothing");
     assert_eq!(out.to_vec(), h(KATS[0].1[2]));
+}
+
+/// Base 3.0 §5.10 C_Digest: "A call to C_Digest always terminates the active digest operation
+/// unless it returns CKR_BUFFER_TOO_SMALL or is a successful call … to determine the length of
+/// the buffer needed to hold the message digest."
+#[test]
+fn c_digest_failing_with_arguments_bad_ends_the_operation() {
+    let s = session();
+    assert_rv(digest_init(&s, &Mech::new(CKM_SHA256)), CKR_OK, "init");
+    // SAFETY: the null length pointer is what is being tested.
+    let rv = unsafe {
+        f().C_Digest.unwrap()(sh(&s), b"abc".as_ptr().cast_mut(), 3, null_byte(), std::ptr::null_mut())
+    };
+    assert_rv(rv, CKR_ARGUMENTS_BAD, "C_Digest");
+    assert_eq!(digest(&s, b"abc"), Err(CKR_OPERATION_NOT_INITIALIZED));
 }
 
 // --- Operation state and mechanisms ----------------------------------------------------------

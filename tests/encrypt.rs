@@ -836,6 +836,50 @@ fn c_decrypt_final_size_query_and_short_buffer_keep_the_operation_active() {
     assert_eq!(released, pt);
 }
 
+/// Base 3.0 §5.2: a buffer large enough for the output suffices, even when it is shorter than
+/// the length a size query reported.
+#[test]
+fn decrypt_into_a_buffer_of_exactly_the_plaintext_length_succeeds() {
+    let s = session();
+    let (public, private) = rsa_pair(&s, 2048, &[]);
+    let k = gen_aes(&s, 16, &[]);
+    let iv = [1u8; 16];
+    let rsa_ct = s.encrypt(&Mechanism::RsaPkcs, public, b"twelve bytes").unwrap();
+    let cbc_ct = s.encrypt(&Mechanism::AesCbcPad(iv), k, b"twelve bytes").unwrap();
+    for (m, key, ct) in
+        [(Mech::new(CKM_RSA_PKCS), private, rsa_ct), (Mech::bytes(CKM_AES_CBC_PAD, &iv), k, cbc_ct)]
+    {
+        assert_rv(decrypt_init(&s, &m, key), CKR_OK, "init");
+        let mut out = [0u8; 12];
+        let mut len: CK_ULONG = 12;
+        assert_rv(raw_decrypt(&s, &ct, out.as_mut_ptr(), &mut len), CKR_OK, &format!("{:#x}", m.ty));
+        assert_eq!((len, &out), (12, b"twelve bytes"), "{:#x}", m.ty);
+    }
+}
+
+#[test]
+fn c_decrypt_update_size_query_covers_what_cbc_pad_releases() {
+    let s = session();
+    let k = gen_aes(&s, 16, &[]);
+    let iv = [2u8; 16];
+    let pt = pattern(40, 3);
+    let ct = s.encrypt(&Mechanism::AesCbcPad(iv), k, &pt).unwrap();
+    assert_rv(decrypt_init(&s, &Mech::bytes(CKM_AES_CBC_PAD, &iv), k), CKR_OK, "init");
+    let update = f().C_DecryptUpdate.unwrap();
+    let mut len: CK_ULONG = 0;
+    // SAFETY: `ct` is readable; a null output buffer asks for the length.
+    let rv = unsafe { update(sh(&s), ct.as_ptr().cast_mut(), ct.len() as CK_ULONG, null_byte(), &mut len) };
+    assert_rv(rv, CKR_OK, "size query");
+    let mut out = vec![0u8; len as usize];
+    // SAFETY: `out` is writable for `len` bytes.
+    let rv =
+        unsafe { update(sh(&s), ct.as_ptr().cast_mut(), ct.len() as CK_ULONG, out.as_mut_ptr(), &mut len) };
+    assert_rv(rv, CKR_OK, "update into a buffer of the queried size");
+    out.truncate(len as usize);
+    out.extend(decrypt_final(&s).unwrap());
+    assert_eq!(out, pt);
+}
+
 // --- Null pointers ---------------------------------------------------------------------------
 
 #[test]

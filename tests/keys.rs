@@ -608,6 +608,17 @@ fn wrapping_an_unextractable_key_is_key_unextractable() {
     assert_eq!(wrap_key(&s, &m, wrapping, private), Err(CKR_KEY_UNEXTRACTABLE), "private key");
 }
 
+/// Base 3.0 §4.7 (CKA_WRAP_WITH_TRUSTED): such a key "can only be wrapped with a wrapping key
+/// that has CKA_TRUSTED set to CK_TRUE"; CKR_KEY_NOT_WRAPPABLE is the code for a wrapping key
+/// the token may not use on this key.
+#[test]
+fn wrapping_a_wrap_with_trusted_key_with_an_untrusted_key_is_key_not_wrappable() {
+    let s = session();
+    let wrapping = gen_aes(&s, 16, &[]);
+    let key = gen_aes(&s, 16, &[Attribute::Extractable(true), Attribute::WrapWithTrusted(true)]);
+    assert_eq!(wrap_key(&s, &Mech::new(CKM_AES_KEY_WRAP), wrapping, key), Err(CKR_KEY_NOT_WRAPPABLE));
+}
+
 #[test]
 fn c_wrap_key_size_query_and_short_buffer() {
     let s = session();
@@ -952,4 +963,27 @@ fn derived_key_attributes_follow_the_template() {
     assert!(!bool_attr(&s, k, CKA_LOCAL), "a derived key is not CKA_LOCAL");
     let labels = s.get_attributes(k, &[AttributeType::Label]).unwrap();
     assert_eq!(labels, vec![Attribute::Label(b"derived".to_vec())]);
+}
+
+/// Base 3.0 §5.14 C_DeriveKey: a derived key is CKA_ALWAYS_SENSITIVE only if the base key is and
+/// the derived key is sensitive, and CKA_NEVER_EXTRACTABLE only if the base key is and the
+/// derived key is not extractable.
+#[test]
+fn derived_key_sensitivity_follows_the_base_key_and_the_template() {
+    let s = session();
+    let (a, _, _, b_point) = ecdh_parties(&s, P256);
+    assert!(bool_attr(&s, a, CKA_ALWAYS_SENSITIVE) && bool_attr(&s, a, CKA_NEVER_EXTRACTABLE), "base key");
+    let m = Mech::ecdh(CKD_NULL, b"", &b_point);
+    let kept = derive_key(
+        &s,
+        &m,
+        a,
+        &aes_tpl().ulong(CKA_VALUE_LEN, 16).bool(CKA_SENSITIVE, true).bool(CKA_EXTRACTABLE, false),
+    )
+    .unwrap();
+    assert!(bool_attr(&s, kept, CKA_ALWAYS_SENSITIVE), "sensitive from a sensitive base");
+    assert!(bool_attr(&s, kept, CKA_NEVER_EXTRACTABLE), "unextractable from an unextractable base");
+    let open = derive_key(&s, &m, a, &readable_tpl(CKK_AES).ulong(CKA_VALUE_LEN, 16)).unwrap();
+    assert!(!bool_attr(&s, open, CKA_ALWAYS_SENSITIVE), "not sensitive");
+    assert!(!bool_attr(&s, open, CKA_NEVER_EXTRACTABLE), "extractable");
 }

@@ -1063,6 +1063,52 @@ fn null_pointers_are_arguments_bad() {
     }
 }
 
+/// Base 3.0 §5.11 C_Sign: "A call to C_Sign always terminates the active signing operation
+/// unless it returns CKR_BUFFER_TOO_SMALL or is a successful call … to determine the length of
+/// the buffer needed to hold the signature."
+#[test]
+fn c_sign_failing_with_arguments_bad_ends_the_operation() {
+    let s = session();
+    let key = hmac_key(&s, &pattern(32, 17));
+    assert_rv(sign_init(&s, &Mech::new(CKM_SHA256_HMAC), key), CKR_OK, "init");
+    // SAFETY: the null length pointer is what is being tested.
+    let rv = unsafe {
+        f().C_Sign.unwrap()(
+            sh(&s),
+            MSG.as_ptr().cast_mut(),
+            MSG.len() as CK_ULONG,
+            null_byte(),
+            std::ptr::null_mut(),
+        )
+    };
+    assert_rv(rv, CKR_ARGUMENTS_BAD, "C_Sign");
+    assert_eq!(sign(&s, MSG), Err(CKR_OPERATION_NOT_INITIALIZED));
+}
+
+/// C_VerifySignatureInit (3.2), called through the library's exported symbol: a null signature
+/// pointer with a length is refused.
+#[test]
+fn verify_signature_init_with_a_null_signature_is_arguments_bad() {
+    type VerifySignatureInit = unsafe extern "C" fn(
+        CK_SESSION_HANDLE,
+        *mut CK_MECHANISM,
+        CK_OBJECT_HANDLE,
+        *mut u8,
+        CK_ULONG,
+    ) -> CK_RV;
+    let s = session();
+    let key = hmac_key(&s, &pattern(32, 18));
+    // SAFETY: the library is already loaded by the harness; this takes one more reference to it
+    // and looks up an exported function of the documented signature.
+    let lib = unsafe { libloading::Library::new(common::module_path()) }.unwrap();
+    // SAFETY: as above.
+    let init: libloading::Symbol<VerifySignatureInit> = unsafe { lib.get(b"C_VerifySignatureInit") }.unwrap();
+    let mut ck = Mech::new(CKM_SHA256_HMAC).ck();
+    // SAFETY: the null signature pointer is what is being tested; the rest is valid.
+    let rv = unsafe { init(sh(&s), &mut ck, oh(key), null_byte(), 32) };
+    assert_rv(rv, CKR_ARGUMENTS_BAD, "C_VerifySignatureInit");
+}
+
 // --- Operation state, keys and mechanisms ----------------------------------------------------
 
 #[test]
