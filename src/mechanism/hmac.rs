@@ -179,9 +179,16 @@ pub fn generate(mech: &Mechanism, template: &Template) -> Result<Generated> {
     let mut value = Zeroizing::new(vec![0u8; len]);
     crate::engine::rand::fill(&mut value).map_err(|_| Error::FunctionFailed)?;
     let mut attrs = Attributes::new();
+    attrs.set(CKA_CHECK_VALUE, check_value(&value));
     attrs.set(CKA_VALUE, value.to_vec());
     attrs.set_ulong(CKA_VALUE_LEN, len as CK_ULONG);
     Ok(Generated { key_type, attrs })
+}
+
+/// `CKA_CHECK_VALUE` of a generic secret: the first three bytes of the SHA-1 of its value
+/// (PKCS#11 3.0 §6.8).
+fn check_value(value: &[u8]) -> Vec<u8> {
+    crate::engine::digest::sha1(value)[..3].to_vec()
 }
 
 pub fn import(class: CK_OBJECT_CLASS, _kt: CK_KEY_TYPE, attrs: &mut Attributes) -> Result<()> {
@@ -196,6 +203,11 @@ pub fn import(class: CK_OBJECT_CLASS, _kt: CK_KEY_TYPE, attrs: &mut Attributes) 
         Some(l) if l as usize != len => return Err(Error::TemplateInconsistent),
         _ => attrs.set_ulong(CKA_VALUE_LEN, len as CK_ULONG),
     }
+    let check = check_value(attrs.get(CKA_VALUE).unwrap_or_default());
+    if attrs.get(CKA_CHECK_VALUE).is_some_and(|given| given != check) {
+        return Err(Error::AttributeValueInvalid);
+    }
+    attrs.set(CKA_CHECK_VALUE, check);
     Ok(())
 }
 

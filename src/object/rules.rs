@@ -69,8 +69,8 @@ pub fn rule(class: CK_OBJECT_CLASS, key_type: Option<CK_KEY_TYPE>, ty: CK_ATTRIB
             | CKA_JAVA_MIDP_SECURITY_DOMAIN
             | CKA_NAME_HASH_ALGORITHM
             | CKA_SUBJECT => Some(Free),
-            CKA_VALUE | CKA_PUBLIC_KEY_INFO => Some(Fixed),
-            CKA_CHECK_VALUE => Some(Computed),
+            // A check value the caller gives must match the one computed (checked on creation).
+            CKA_VALUE | CKA_PUBLIC_KEY_INFO | CKA_CHECK_VALUE => Some(Fixed),
             _ => None,
         },
         CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY => {
@@ -104,7 +104,8 @@ pub fn rule(class: CK_OBJECT_CLASS, key_type: Option<CK_KEY_TYPE>, ty: CK_ATTRIB
                     CKA_ENCRYPT | CKA_DECRYPT | CKA_SIGN | CKA_VERIFY | CKA_WRAP | CKA_UNWRAP,
                 ) => Some(Free),
                 (CKO_SECRET_KEY, CKA_TRUSTED) => Some(SoTrue),
-                (CKO_SECRET_KEY, CKA_CHECK_VALUE) => Some(Computed),
+                // Given by the caller, it must match the key (the key's family checks it).
+                (CKO_SECRET_KEY, CKA_CHECK_VALUE) => Some(Fixed),
                 (CKO_PRIVATE_KEY | CKO_SECRET_KEY, CKA_SENSITIVE | CKA_WRAP_WITH_TRUSTED) => Some(ToTrue),
                 (CKO_PRIVATE_KEY | CKO_SECRET_KEY, CKA_EXTRACTABLE) => Some(ToFalse),
                 (CKO_PRIVATE_KEY | CKO_SECRET_KEY, CKA_ALWAYS_SENSITIVE | CKA_NEVER_EXTRACTABLE) => {
@@ -260,8 +261,11 @@ fn certificate_defaults(attrs: &mut Attributes) -> Result<()> {
     let value = attrs.get(CKA_VALUE).map(<[u8]>::to_vec);
     match value {
         Some(v) if !v.is_empty() => {
-            let digest = crate::engine::digest::sha1(&v);
-            attrs.set(CKA_CHECK_VALUE, digest[..3].to_vec());
+            let check = crate::engine::digest::sha1(&v)[..3].to_vec();
+            if attrs.get(CKA_CHECK_VALUE).is_some_and(|given| given != check) {
+                return Err(Error::AttributeValueInvalid);
+            }
+            attrs.set(CKA_CHECK_VALUE, check);
         }
         _ if attrs.get(CKA_URL).is_some_and(|u| !u.is_empty()) => {
             attrs.set_default(CKA_VALUE, Vec::new());

@@ -10,8 +10,12 @@ use std::sync::Arc;
 
 enum Slot {
     Ready(Arc<Object>),
-    /// A token object known by handle whose current version is not loaded.
-    Unloaded(String),
+    /// A token object known by handle whose current version is not loaded, with whether it was
+    /// private when last seen.
+    Unloaded {
+        uid: String,
+        private: bool,
+    },
 }
 
 #[derive(Default)]
@@ -37,7 +41,7 @@ impl ObjectCache {
     pub fn get(&self, handle: CK_OBJECT_HANDLE) -> Lookup {
         match self.inner.read().by_handle.get(&handle) {
             Some(Slot::Ready(o)) => Lookup::Ready(o.clone()),
-            Some(Slot::Unloaded(uid)) => Lookup::Unloaded(uid.clone()),
+            Some(Slot::Unloaded { uid, .. }) => Lookup::Unloaded(uid.clone()),
             None => Lookup::Unknown,
         }
     }
@@ -53,7 +57,8 @@ impl ObjectCache {
         }
         let h = alloc();
         inner.by_uid.insert(uid.to_string(), h);
-        inner.by_handle.insert(h, Slot::Unloaded(uid.to_string()));
+        // Not yet known: counted as private, the safe side, until loaded.
+        inner.by_handle.insert(h, Slot::Unloaded { uid: uid.to_string(), private: true });
         h
     }
 
@@ -95,7 +100,7 @@ impl ObjectCache {
                 }
                 Some(o)
             }
-            Slot::Unloaded(uid) => {
+            Slot::Unloaded { uid, .. } => {
                 inner.by_uid.remove(&uid);
                 None
             }
@@ -106,7 +111,12 @@ impl ObjectCache {
     pub fn invalidate(&self, uid: &str) {
         let mut inner = self.inner.write();
         if let Some(h) = inner.by_uid.get(uid).copied() {
-            inner.by_handle.insert(h, Slot::Unloaded(uid.to_string()));
+            let private = match inner.by_handle.get(&h) {
+                Some(Slot::Ready(o)) => o.private,
+                Some(Slot::Unloaded { private, .. }) => *private,
+                None => true,
+            };
+            inner.by_handle.insert(h, Slot::Unloaded { uid: uid.to_string(), private });
         }
     }
 
@@ -127,16 +137,25 @@ impl ObjectCache {
         }
     }
 
-    /// Drops loaded private token objects (their secrets and parsed keys) at logout; they are
-    /// loaded again after the next login.
-    pub fn unload_private(&self) {
+    /// At logout: destroys private session objects and forgets private token objects, so the
+    /// application's handles to private objects stay invalid even after the next login (PKCS#11
+    /// 2.40 `C_Logout`); a later search gives private token objects new handles.
+    pub fn forget_private(&self) {
         let mut inner = self.inner.write();
-        for slot in inner.by_handle.values_mut() {
-            if let Slot::Ready(o) = slot
-                && o.on_token
-                && o.private
-            {
-                *slot = Slot::Unloaded(o.uid.clone());
+        let doomed: Vec<(CK_OBJECT_HANDLE, Option<String>)> = inner
+            .by_handle
+            .iter()
+            .filter_map(|(h, slot)| match slot {
+                Slot::Ready(o) if o.private => Some((*h, o.on_token.then(|| o.uid.clone()))),
+                Slot::Unloaded { uid, private: true } => Some((*h, Some(uid.clone()))),
+                _ => None,
+            })
+            .collect();
+        for (h, uid) in doomed {
+            inner.by_handle.remove(&h);
+            inner.session_objects.remove(&h);
+            if let Some(uid) = uid {
+                inner.by_uid.remove(&uid);
             }
         }
     }

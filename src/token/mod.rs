@@ -211,10 +211,9 @@ impl Library {
     }
 
     pub fn init_pin(&self, handle: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
+        // Only the SO may, and SO sessions are always read-write: any other session state is
+        // "not logged in" (PKCS#11 2.40 §5.5).
         let session = self.session(handle)?;
-        if !session.read_write {
-            return Err(Error::SessionReadOnly);
-        }
         session.token.init_user_pin(pin)
     }
 

@@ -83,6 +83,7 @@ impl Library {
         template: &Template,
     ) -> Result<CK_OBJECT_HANDLE> {
         let session = self.session(handle)?;
+        session.token.sync()?;
         let obj = self.visible_object(&session, object)?;
         if !obj.flag(CKA_COPYABLE) {
             return Err(Error::ActionProhibited);
@@ -113,6 +114,7 @@ impl Library {
 
     pub fn object_size(&self, handle: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE) -> Result<usize> {
         let session = self.session(handle)?;
+        session.token.sync()?;
         Ok(self.visible_object(&session, object)?.size())
     }
 
@@ -214,10 +216,17 @@ impl Library {
         Ok(())
     }
 
-    /// Whether an object has every attribute of a search template with the same value. Secret
-    /// material never matches, so a search cannot probe a key's value.
-    fn matches(&self, _session: &Session, obj: &Object, template: &Template) -> bool {
-        template.iter().all(|(ty, value)| obj.attrs().get(ty) == Some(value))
+    /// Whether an object has every attribute of a search template with the same value. Key
+    /// material never matches, so a search cannot probe a key's value; the sealed value of a
+    /// private data object does (only a logged-in user sees such objects).
+    fn matches(&self, session: &Session, obj: &Object, template: &Template) -> bool {
+        template.iter().all(|(ty, value)| match obj.attrs().get(ty) {
+            Some(v) => v == value,
+            None if rules::sealed_at_rest(obj.class, obj.private, ty) && !rules::is_secret(obj.class, ty) => {
+                session.token.secrets(obj).is_ok_and(|s| s.get(ty) == Some(value))
+            }
+            None => false,
+        })
     }
 
     pub fn find(&self, handle: CK_SESSION_HANDLE, max: usize) -> Result<Vec<CK_OBJECT_HANDLE>> {

@@ -230,7 +230,7 @@ impl Token {
         }
         *login = Login { who: Who::Public, master_key: None };
         drop(login);
-        self.objects.unload_private();
+        self.objects.forget_private();
         Ok(())
     }
 
@@ -238,7 +238,7 @@ impl Token {
     pub fn reset_login(&self) {
         let was = std::mem::replace(&mut *self.login.write(), Login { who: Who::Public, master_key: None });
         if was.who != Who::Public {
-            self.objects.unload_private();
+            self.objects.forget_private();
         }
     }
 

@@ -29,12 +29,28 @@ pub struct Env {
 }
 
 /// The built library: `target/<profile>/libkms_pkcs11.so`, next to the test binary's `deps`.
+/// `cargo test` builds the library only as an rlib, so the first call builds the shared library
+/// of the same profile; the tests never run against a stale one.
 pub fn module_path() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target/<profile>");
-    let path = profile_dir.join("libkms_pkcs11.so");
-    assert!(path.exists(), "{} is missing: build the library first", path.display());
-    path
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("test binary path");
+            let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target/<profile>");
+            let release = profile_dir.file_name().is_some_and(|n| n == "release");
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut build = std::process::Command::new(cargo);
+            build.args(["build", "--quiet", "--lib"]).current_dir(env!("CARGO_MANIFEST_DIR"));
+            if release {
+                build.arg("--release");
+            }
+            let status = build.status().expect("run cargo build");
+            assert!(status.success(), "cargo build --lib failed");
+            let path = profile_dir.join("libkms_pkcs11.so");
+            assert!(path.exists(), "{} is missing after the build", path.display());
+            path
+        })
+        .clone()
 }
 
 /// Writes the test configuration (cheap Argon2id, one token per name) into `dir`.
