@@ -3,26 +3,10 @@
 //! its own token directory, so the tests run in parallel. A missing tool fails the test with
 //! the Debian package to install: these checks are never skipped.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// The built library. `cargo test` leaves the cdylib it builds for this run in
-/// `target/<profile>/deps`, next to the test binary, and only `cargo build` copies it up to
-/// `target/<profile>` (where `tests/common/mod.rs::module_path()` looks): the `deps` copy is
-/// taken first, so that a plain `cargo test` on a clean tree works and never runs a stale build.
-fn module_path() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let deps_dir = exe.parent().expect("target/<profile>/deps");
-    let candidates = [
-        deps_dir.join("libkms_pkcs11.so"),
-        deps_dir.parent().expect("target/<profile>").join("libkms_pkcs11.so"),
-    ];
-    candidates.iter().find(|p| p.exists()).cloned().unwrap_or_else(|| {
-        panic!(
-            "libkms_pkcs11.so is in none of {candidates:?}: build the library first (cargo build --release)"
-        )
-    })
-}
 
 /// Tools every script needs, with the Debian package that provides each.
 const TOOLS: &[(&str, &str)] = &[("bash", "bash"), ("pkcs11-tool", "opensc"), ("openssl", "openssl")];
@@ -49,7 +33,8 @@ fn script(name: &str) -> PathBuf {
 
 /// Runs one script with the module; fails with its whole output unless it exits 0.
 fn run_script(name: &str) {
-    let module = module_path();
+    // Builds the library of this profile first, so the scripts never run a stale one.
+    let module = common::module_path();
     let path = script(name);
     let start = std::time::Instant::now();
     let output = Command::new("bash")
