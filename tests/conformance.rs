@@ -84,3 +84,17 @@ fn gnutls_p11tool_and_certtool_work() {
     require(&[("p11tool", "gnutls-bin"), ("certtool", "gnutls-bin")], &[]);
     run_script("p11tool.sh");
 }
+
+#[test]
+fn nss_certutil_cmsutil_and_pk12util_work() {
+    require(
+        &[
+            ("certutil", "libnss3-tools"),
+            ("modutil", "libnss3-tools"),
+            ("cmsutil", "libnss3-tools"),
+            ("pk12util", "libnss3-tools"),
+        ],
+        &[],
+    );
+    run_script("nss.sh");
+}
