@@ -50,9 +50,9 @@ cms_sign() {
 
 # A key and certificate made by openssl, imported through pk12util into the token. The key is
 # then used through pkcs11-tool: NSS stores it under CKA_ID = SHA-1 of the RSA modulus, and
-# PKCS#1 v1.5 being deterministic, the token must produce openssl's own signature. (cmsutil is
-# not used here: it does not find the imported certificate usable for S/MIME, an NSS policy
-# matter that the token's objects do not decide.)
+# PKCS#1 v1.5 being deterministic, the token must produce openssl's own signature. cmsutil
+# signs with it too. (The certificate has no keyUsage/extendedKeyUsage: with them NSS asks for
+# more than openssl req puts in before it will sign S/MIME.)
 pkcs12_import() {
     local id
     step "pk12util -i into the token"
@@ -75,6 +75,9 @@ pkcs12_import() {
     p11u --sign --id "$id" -m SHA256-RSA-PKCS -i p12-data.txt -o p12-sig.bin
     run openssl dgst -sha256 -sign p12-key.pem -out p12-sig-openssl.bin p12-data.txt
     same_file p12-sig.bin p12-sig-openssl.bin "imported key: token vs openssl signature"
+
+    run certutil -M -d "$NSSDB" -n "$TOKEN:p12-rsa" -t "CT,C,C" -f nss-pin.txt
+    cms_sign "$TOKEN:p12-rsa" p12-cert.pem
 }
 
 # certutil -F deletes the key of a certificate from the token.
