@@ -621,6 +621,20 @@ allowed_mechanisms() {
 }
 
 # ---------------------------------------------------------------------------------------
+# CKA_ALWAYS_AUTHENTICATE
+
+# A key that needs a context-specific login for each use: pkcs11-tool logs in again
+# (CKU_CONTEXT_SPECIFIC) after C_SignInit, and the signature must come out right.
+always_authenticate() {
+    step "sign with a CKA_ALWAYS_AUTHENTICATE key"
+    p11u --keypairgen --key-type EC:prime256v1 --id 83 --label always-auth --always-auth
+    expect_out "always authenticate" "key pair with --always-auth"
+    export_pubkey 83
+    token_sign 83 ECDSA-SHA256 data.bin sig.der --signature-format openssl
+    openssl_verifies "always-authenticate key" openssl dgst -sha256 -verify pub-83.pem -signature sig.der data.bin
+}
+
+# ---------------------------------------------------------------------------------------
 # PIN life cycle (the configuration locks a PIN after 3 wrong tries)
 
 # Asserts the token flags that pkcs11-tool -L shows.
@@ -702,5 +716,6 @@ import_data
 import_secret
 delete_objects
 allowed_mechanisms
+always_authenticate
 pin_lifecycle
 echo "PASS: pkcs11_tool_matrix"
