@@ -444,7 +444,8 @@ fn session_not_logged_in_making_a_private_key_is_user_not_logged_in() {
 }
 
 /// Base 3.0 §4.4: a private token object is invisible to sessions after the user logs out, and
-/// visible again after the user logs in.
+/// visible again after the user logs in — under a new handle: 2.40 `C_Logout` says handles to
+/// private objects stay invalid even after the user logs back in.
 #[test]
 fn private_token_key_is_invisible_after_logout() {
     let s = common::user_session("t03");
@@ -455,8 +456,11 @@ fn private_token_key_is_invisible_after_logout() {
     let found = s.find_objects(&[Attribute::Label(b"kept".to_vec())]).unwrap();
     assert!(found.is_empty(), "C_FindObjects found {found:?}");
     login_user(&s);
-    assert_eq!(s.find_objects(&[Attribute::Label(b"kept".to_vec())]).unwrap(), vec![k]);
-    assert_eq!(attr(&s, k, CKA_LABEL), Ok(b"kept".to_vec()));
+    let found = s.find_objects(&[Attribute::Label(b"kept".to_vec())]).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_ne!(found[0], k, "the handle from before the logout stays invalid");
+    assert_eq!(attr(&s, found[0], CKA_LABEL), Ok(b"kept".to_vec()));
+    assert_eq!(attr(&s, k, CKA_LABEL), Err(CKR_OBJECT_HANDLE_INVALID));
 }
 
 // --- C_WrapKey / C_UnwrapKey: secret keys ----------------------------------------------------

@@ -10,7 +10,9 @@ pub mod ec;
 pub mod hmac;
 pub mod rand;
 pub mod rsa;
+pub mod sm2;
 pub mod sm3;
+pub mod sm4;
 
 /// A primitive failed; the mechanism layer says what that means for the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

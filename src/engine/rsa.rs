@@ -768,15 +768,35 @@ impl RsaPrivateKey {
         out: &mut [u8],
     ) -> Result<usize, CryptoError> {
         let key = self.rc()?;
+        // The `rsa` crate's OAEP decoding ignores the first octet of the encoded message, which
+        // RFC 8017 §7.1.2 step 3g requires to be zero. Check it on the raw decryption; both
+        // steps always run and fail alike, so the check adds no padding oracle.
+        let first_octet_zero = self.rc_oaep_first_octet_is_zero(key, ciphertext);
         let pt = with_digest!(hash, D => {
             let padding = match oaep_label(label) {
                 Some(l) => rsa::Oaep::<D>::new_with_label(l),
                 None => rsa::Oaep::<D>::new(),
             };
             key.decrypt_blinded(&mut Rng, padding, ciphertext)
-        })
-        .map_err(|_| CryptoError)?;
-        copy_out(&Zeroizing::new(pt), out)
+        });
+        match (pt, first_octet_zero) {
+            (Ok(pt), true) => copy_out(&Zeroizing::new(pt), out),
+            _ => Err(CryptoError),
+        }
+    }
+
+    /// Whether the RSA decryption of `ciphertext` is below 256^(k−1), i.e. its first octet is 0.
+    fn rc_oaep_first_octet_is_zero(&self, key: &rsa::PrivateKey, ciphertext: &[u8]) -> bool {
+        use rsa::traits::PublicKeyParts;
+        let k = key.size();
+        let precision = key.n().as_ref().bits_precision();
+        let Ok(c) = BoxedUint::from_be_slice(ciphertext, precision) else {
+            return false;
+        };
+        match rsa::hazmat::rsa_decrypt_and_check(key, Some(&mut Rng), &c) {
+            Ok(m) => m.bit_width() as usize <= 8 * (k - 1),
+            Err(_) => false,
+        }
     }
 }
 

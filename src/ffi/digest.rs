@@ -26,7 +26,11 @@ pub unsafe extern "C" fn C_Digest(
     out_len: *mut CK_ULONG,
 ) -> CK_RV {
     // SAFETY: the caller's buffers, passed on.
-    unsafe { transform("C_Digest", data, len, out, out_len, |lib, i, o| lib.digest(session, i, o)) }
+    unsafe {
+        transform("C_Digest", session, CKF_DIGEST, data, len, out, out_len, |lib, i, o| {
+            lib.digest(session, i, o)
+        })
+    }
 }
 
 /// # Safety
@@ -38,7 +42,9 @@ pub unsafe extern "C" fn C_DigestUpdate(
     len: CK_ULONG,
 ) -> CK_RV {
     // SAFETY: the caller's buffer, passed on.
-    unsafe { consume("C_DigestUpdate", data, len, |lib, i| lib.digest_update(session, i)) }
+    unsafe {
+        consume("C_DigestUpdate", session, CKF_DIGEST, data, len, |lib, i| lib.digest_update(session, i))
+    }
 }
 
 #[unsafe(no_mangle)]
@@ -55,5 +61,7 @@ pub unsafe extern "C" fn C_DigestFinal(
     out_len: *mut CK_ULONG,
 ) -> CK_RV {
     // SAFETY: the caller's buffers, passed on.
-    unsafe { finish("C_DigestFinal", out, out_len, |lib, o| lib.digest_final(session, o)) }
+    unsafe {
+        finish("C_DigestFinal", session, CKF_DIGEST, out, out_len, |lib, o| lib.digest_final(session, o))
+    }
 }

@@ -17,14 +17,23 @@ pub unsafe extern "C" fn C_DigestEncryptUpdate(
 ) -> CK_RV {
     // SAFETY: the caller's buffers, passed on.
     unsafe {
-        transform("C_DigestEncryptUpdate", part, len, out, out_len, |lib, i, o| {
-            let query = matches!(o, Out::Query);
-            let n = lib.encrypt_update(session, i, o)?;
-            if !query {
-                lib.digest_update(session, i)?;
-            }
-            Ok(n)
-        })
+        transform(
+            "C_DigestEncryptUpdate",
+            session,
+            CKF_DIGEST | CKF_ENCRYPT,
+            part,
+            len,
+            out,
+            out_len,
+            |lib, i, o| {
+                let query = matches!(o, Out::Query);
+                let n = lib.encrypt_update(session, i, o)?;
+                if !query {
+                    lib.digest_update(session, i)?;
+                }
+                Ok(n)
+            },
+        )
     }
 }
 
@@ -40,14 +49,23 @@ pub unsafe extern "C" fn C_SignEncryptUpdate(
 ) -> CK_RV {
     // SAFETY: the caller's buffers, passed on.
     unsafe {
-        transform("C_SignEncryptUpdate", part, len, out, out_len, |lib, i, o| {
-            let query = matches!(o, Out::Query);
-            let n = lib.encrypt_update(session, i, o)?;
-            if !query {
-                lib.sign_update(session, i)?;
-            }
-            Ok(n)
-        })
+        transform(
+            "C_SignEncryptUpdate",
+            session,
+            CKF_SIGN | CKF_ENCRYPT,
+            part,
+            len,
+            out,
+            out_len,
+            |lib, i, o| {
+                let query = matches!(o, Out::Query);
+                let n = lib.encrypt_update(session, i, o)?;
+                if !query {
+                    lib.sign_update(session, i)?;
+                }
+                Ok(n)
+            },
+        )
     }
 }
 
@@ -63,14 +81,23 @@ pub unsafe extern "C" fn C_DecryptDigestUpdate(
 ) -> CK_RV {
     // SAFETY: the caller's buffers, passed on.
     unsafe {
-        transform("C_DecryptDigestUpdate", part, len, out, out_len, |lib, i, o| match o {
-            Out::Query => lib.decrypt_update(session, i, Out::Query),
-            Out::Buf(buf) => {
-                let n = lib.decrypt_update(session, i, Out::Buf(&mut *buf))?;
-                lib.digest_update(session, &buf[..n])?;
-                Ok(n)
-            }
-        })
+        transform(
+            "C_DecryptDigestUpdate",
+            session,
+            CKF_DECRYPT | CKF_DIGEST,
+            part,
+            len,
+            out,
+            out_len,
+            |lib, i, o| match o {
+                Out::Query => lib.decrypt_update(session, i, Out::Query),
+                Out::Buf(buf) => {
+                    let n = lib.decrypt_update(session, i, Out::Buf(&mut *buf))?;
+                    lib.digest_update(session, &buf[..n])?;
+                    Ok(n)
+                }
+            },
+        )
     }
 }
 
@@ -86,13 +113,22 @@ pub unsafe extern "C" fn C_DecryptVerifyUpdate(
 ) -> CK_RV {
     // SAFETY: the caller's buffers, passed on.
     unsafe {
-        transform("C_DecryptVerifyUpdate", part, len, out, out_len, |lib, i, o| match o {
-            Out::Query => lib.decrypt_update(session, i, Out::Query),
-            Out::Buf(buf) => {
-                let n = lib.decrypt_update(session, i, Out::Buf(&mut *buf))?;
-                lib.verify_update(session, &buf[..n])?;
-                Ok(n)
-            }
-        })
+        transform(
+            "C_DecryptVerifyUpdate",
+            session,
+            CKF_DECRYPT | CKF_VERIFY,
+            part,
+            len,
+            out,
+            out_len,
+            |lib, i, o| match o {
+                Out::Query => lib.decrypt_update(session, i, Out::Query),
+                Out::Buf(buf) => {
+                    let n = lib.decrypt_update(session, i, Out::Buf(&mut *buf))?;
+                    lib.verify_update(session, &buf[..n])?;
+                    Ok(n)
+                }
+            },
+        )
     }
 }

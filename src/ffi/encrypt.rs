@@ -30,7 +30,11 @@ pub unsafe extern "C" fn C_Encrypt(
     out_len: *mut CK_ULONG,
 ) -> CK_RV {
     // SAFETY: the caller's buffers, passed on.
-    unsafe { transform("C_Encrypt", data, len, out, out_len, |lib, i, o| lib.encrypt(session, i, o)) }
+    unsafe {
+        transform("C_Encrypt", session, CKF_ENCRYPT, data, len, out, out_len, |lib, i, o| {
+            lib.encrypt(session, i, o)
+        })
+    }
 }
 
 /// # Safety
@@ -45,7 +49,9 @@ pub unsafe extern "C" fn C_EncryptUpdate(
 ) -> CK_RV {
     // SAFETY: the caller's buffers, passed on.
     unsafe {
-        transform("C_EncryptUpdate", data, len, out, out_len, |lib, i, o| lib.encrypt_update(session, i, o))
+        transform("C_EncryptUpdate", session, CKF_ENCRYPT, data, len, out, out_len, |lib, i, o| {
+            lib.encrypt_update(session, i, o)
+        })
     }
 }
 
@@ -58,7 +64,9 @@ pub unsafe extern "C" fn C_EncryptFinal(
     out_len: *mut CK_ULONG,
 ) -> CK_RV {
     // SAFETY: the caller's buffers, passed on.
-    unsafe { finish("C_EncryptFinal", out, out_len, |lib, o| lib.encrypt_final(session, o)) }
+    unsafe {
+        finish("C_EncryptFinal", session, CKF_ENCRYPT, out, out_len, |lib, o| lib.encrypt_final(session, o))
+    }
 }
 
 /// # Safety
@@ -87,7 +95,11 @@ pub unsafe extern "C" fn C_Decrypt(
     out_len: *mut CK_ULONG,
 ) -> CK_RV {
     // SAFETY: the caller's buffers, passed on.
-    unsafe { transform("C_Decrypt", data, len, out, out_len, |lib, i, o| lib.decrypt(session, i, o)) }
+    unsafe {
+        transform("C_Decrypt", session, CKF_DECRYPT, data, len, out, out_len, |lib, i, o| {
+            lib.decrypt(session, i, o)
+        })
+    }
 }
 
 /// # Safety
@@ -102,7 +114,9 @@ pub unsafe extern "C" fn C_DecryptUpdate(
 ) -> CK_RV {
     // SAFETY: the caller's buffers, passed on.
     unsafe {
-        transform("C_DecryptUpdate", data, len, out, out_len, |lib, i, o| lib.decrypt_update(session, i, o))
+        transform("C_DecryptUpdate", session, CKF_DECRYPT, data, len, out, out_len, |lib, i, o| {
+            lib.decrypt_update(session, i, o)
+        })
     }
 }
 
@@ -115,5 +129,7 @@ pub unsafe extern "C" fn C_DecryptFinal(
     out_len: *mut CK_ULONG,
 ) -> CK_RV {
     // SAFETY: the caller's buffers, passed on.
-    unsafe { finish("C_DecryptFinal", out, out_len, |lib, o| lib.decrypt_final(session, o)) }
+    unsafe {
+        finish("C_DecryptFinal", session, CKF_DECRYPT, out, out_len, |lib, o| lib.decrypt_final(session, o))
+    }
 }

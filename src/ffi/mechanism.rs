@@ -4,6 +4,7 @@
 use super::util::input;
 use crate::error::{Error, Result};
 use crate::mechanism::{Mechanism, Param};
+use crate::vendor::{CKM_SM4_CTR, CKM_SM4_GCM};
 use cryptoki_sys::*;
 use std::mem::size_of;
 
@@ -53,8 +54,8 @@ pub unsafe fn mechanism(ptr: *const CK_MECHANISM) -> Result<Mechanism> {
     let ty = m.mechanism;
     // SAFETY (all blocks below): the caller guarantees the parameter's memory as described above.
     let param = match ty {
-        CKM_AES_GCM => unsafe { gcm(&m)? },
-        CKM_AES_CTR => {
+        CKM_AES_GCM | CKM_SM4_GCM => unsafe { gcm(&m)? },
+        CKM_AES_CTR | CKM_SM4_CTR => {
             let p: CK_AES_CTR_PARAMS = unsafe { read_param(&m)? };
             Param::Ctr { counter_bits: p.ulCounterBits as u64, counter_block: p.cb }
         }

@@ -79,14 +79,24 @@ fn with_library(name: &'static str, f: impl FnOnce(&Library) -> Result<()>) -> C
     guard(name, || f(&*library()?))
 }
 
+/// Ends the session's operations named by `ops` after a caller error the token layer never
+/// saw (a null pointer, say): every failure but a short buffer ends the operation.
+fn abort(lib: &Library, session: CK_SESSION_HANDLE, ops: CK_FLAGS, e: Error) -> Error {
+    let _ = lib.cancel(session, ops);
+    e
+}
+
 /// An entry point of the shape (session, input, output, output length): encrypt, decrypt,
-/// digest, sign and their update steps.
+/// digest, sign and their update steps. `ops` names the operations a bad argument ends.
 ///
 /// # Safety
 /// `data` readable for `len` bytes; `out_len` readable and writable; `out` null or writable
 /// for `*out_len` bytes.
+#[allow(clippy::too_many_arguments)]
 unsafe fn transform(
     name: &'static str,
+    session: CK_SESSION_HANDLE,
+    ops: CK_FLAGS,
     data: *const CK_BYTE,
     len: CK_ULONG,
     out: *mut CK_BYTE,
@@ -95,7 +105,8 @@ unsafe fn transform(
 ) -> CK_RV {
     with_library(name, |lib| {
         // SAFETY: the caller's buffers, checked inside.
-        let (input, output) = unsafe { util::input_output(data, len, out, out_len)? };
+        let (input, output) = unsafe { util::input_output(data, len, out, out_len) }
+            .map_err(|e| abort(lib, session, ops, e))?;
         let r = f(lib, &input, output);
         // SAFETY: `out_len` was checked non-null by `input_output`.
         unsafe { util::deliver(out_len, r) }
@@ -108,13 +119,15 @@ unsafe fn transform(
 /// `out_len` readable and writable; `out` null or writable for `*out_len` bytes.
 unsafe fn finish(
     name: &'static str,
+    session: CK_SESSION_HANDLE,
+    ops: CK_FLAGS,
     out: *mut CK_BYTE,
     out_len: *mut CK_ULONG,
     f: impl FnOnce(&Library, crate::token::Out<'_>) -> Result<usize>,
 ) -> CK_RV {
     with_library(name, |lib| {
         // SAFETY: the caller's buffer, checked inside.
-        let output = unsafe { util::output(out, out_len)? };
+        let output = unsafe { util::output(out, out_len) }.map_err(|e| abort(lib, session, ops, e))?;
         let r = f(lib, output);
         // SAFETY: checked non-null by `output`.
         unsafe { util::deliver(out_len, r) }
@@ -127,13 +140,15 @@ unsafe fn finish(
 /// `data` readable for `len` bytes.
 unsafe fn consume(
     name: &'static str,
+    session: CK_SESSION_HANDLE,
+    ops: CK_FLAGS,
     data: *const CK_BYTE,
     len: CK_ULONG,
     f: impl FnOnce(&Library, &[u8]) -> Result<()>,
 ) -> CK_RV {
     with_library(name, |lib| {
         // SAFETY: the caller's buffer, checked inside.
-        let input = unsafe { util::input(data, len)? };
+        let input = unsafe { util::input(data, len) }.map_err(|e| abort(lib, session, ops, e))?;
         f(lib, input)
     })
 }

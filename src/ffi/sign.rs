@@ -32,7 +32,9 @@ pub unsafe extern "C" fn C_Sign(
     sig_len: *mut CK_ULONG,
 ) -> CK_RV {
     // SAFETY: the caller's buffers, passed on.
-    unsafe { transform("C_Sign", data, len, sig, sig_len, |lib, i, o| lib.sign(session, i, o)) }
+    unsafe {
+        transform("C_Sign", session, CKF_SIGN, data, len, sig, sig_len, |lib, i, o| lib.sign(session, i, o))
+    }
 }
 
 /// # Safety
@@ -44,7 +46,7 @@ pub unsafe extern "C" fn C_SignUpdate(
     len: CK_ULONG,
 ) -> CK_RV {
     // SAFETY: the caller's buffer, passed on.
-    unsafe { consume("C_SignUpdate", data, len, |lib, i| lib.sign_update(session, i)) }
+    unsafe { consume("C_SignUpdate", session, CKF_SIGN, data, len, |lib, i| lib.sign_update(session, i)) }
 }
 
 /// # Safety
@@ -56,7 +58,7 @@ pub unsafe extern "C" fn C_SignFinal(
     sig_len: *mut CK_ULONG,
 ) -> CK_RV {
     // SAFETY: the caller's buffers, passed on.
-    unsafe { finish("C_SignFinal", sig, sig_len, |lib, o| lib.sign_final(session, o)) }
+    unsafe { finish("C_SignFinal", session, CKF_SIGN, sig, sig_len, |lib, o| lib.sign_final(session, o)) }
 }
 
 /// No mechanism here recovers data from a signature.
@@ -113,7 +115,8 @@ pub unsafe extern "C" fn C_Verify(
 ) -> CK_RV {
     with_library("C_Verify", |lib| {
         // SAFETY: the caller's buffers, checked inside.
-        let (d, s) = unsafe { (input(data, len)?, input(sig, sig_len)?) };
+        let args = unsafe { input(data, len).and_then(|d| Ok((d, input(sig, sig_len)?))) };
+        let (d, s) = args.map_err(|e| super::abort(lib, session, CKF_VERIFY, e))?;
         lib.verify(session, d, s)
     })
 }
@@ -127,7 +130,9 @@ pub unsafe extern "C" fn C_VerifyUpdate(
     len: CK_ULONG,
 ) -> CK_RV {
     // SAFETY: the caller's buffer, passed on.
-    unsafe { consume("C_VerifyUpdate", data, len, |lib, i| lib.verify_update(session, i)) }
+    unsafe {
+        consume("C_VerifyUpdate", session, CKF_VERIFY, data, len, |lib, i| lib.verify_update(session, i))
+    }
 }
 
 /// # Safety
@@ -139,7 +144,9 @@ pub unsafe extern "C" fn C_VerifyFinal(
     sig_len: CK_ULONG,
 ) -> CK_RV {
     // SAFETY: the caller's buffer, passed on.
-    unsafe { consume("C_VerifyFinal", sig, sig_len, |lib, s| lib.verify_final(session, s)) }
+    unsafe {
+        consume("C_VerifyFinal", session, CKF_VERIFY, sig, sig_len, |lib, s| lib.verify_final(session, s))
+    }
 }
 
 #[unsafe(no_mangle)]
@@ -194,7 +201,11 @@ pub unsafe extern "C" fn C_VerifySignature(
     len: CK_ULONG,
 ) -> CK_RV {
     // SAFETY: the caller's buffer, passed on.
-    unsafe { consume("C_VerifySignature", data, len, |lib, d| lib.verify_signature(session, d)) }
+    unsafe {
+        consume("C_VerifySignature", session, CKF_VERIFY, data, len, |lib, d| {
+            lib.verify_signature(session, d)
+        })
+    }
 }
 
 /// # Safety
@@ -206,7 +217,11 @@ pub unsafe extern "C" fn C_VerifySignatureUpdate(
     len: CK_ULONG,
 ) -> CK_RV {
     // SAFETY: the caller's buffer, passed on.
-    unsafe { consume("C_VerifySignatureUpdate", data, len, |lib, d| lib.verify_signature_update(session, d)) }
+    unsafe {
+        consume("C_VerifySignatureUpdate", session, CKF_VERIFY, data, len, |lib, d| {
+            lib.verify_signature_update(session, d)
+        })
+    }
 }
 
 #[unsafe(no_mangle)]

@@ -749,8 +749,9 @@ pub fn generate(mech: &Mechanism, template: &Template) -> Result<Generated> {
         return Err(Error::TemplateInconsistent);
     }
     let len = value_len(template)?.ok_or(Error::TemplateIncomplete)?;
+    // A length no AES key can have is an invalid attribute value (PKCS#11 3.0 §4.1.1).
     if !matches!(len, 16 | 24 | 32) {
-        return Err(Error::KeySizeRange);
+        return Err(Error::AttributeValueInvalid);
     }
     let mut value = Zeroizing::new(vec![0u8; len]);
     crate::engine::rand::fill(&mut value).map_err(failed)?;
@@ -1485,7 +1486,7 @@ mod tests {
         let len = |n| Template::new().with(CKA_VALUE_LEN, ulong_bytes(n));
         assert_eq!(generate(&m, &Template::new()).err(), Some(Error::TemplateIncomplete));
         for n in [0, 8, 20, 64] {
-            assert_eq!(generate(&m, &len(n)).err(), Some(Error::KeySizeRange));
+            assert_eq!(generate(&m, &len(n)).err(), Some(Error::AttributeValueInvalid));
         }
         let with_param = Mechanism::with(CKM_AES_KEY_GEN, Param::Bytes(vec![]));
         assert_eq!(generate(&with_param, &len(16)).err(), Some(Error::MechanismParamInvalid));

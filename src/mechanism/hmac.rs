@@ -173,7 +173,11 @@ pub fn generate(mech: &Mechanism, template: &Template) -> Result<Generated> {
         return Err(Error::TemplateInconsistent);
     }
     let len = value_len(template)?.ok_or(Error::TemplateIncomplete)?;
-    if len == 0 || len > MAX_SECRET {
+    // No key has zero bytes (an invalid value); longer than this token keeps is out of range.
+    if len == 0 {
+        return Err(Error::AttributeValueInvalid);
+    }
+    if len > MAX_SECRET {
         return Err(Error::KeySizeRange);
     }
     let mut value = Zeroizing::new(vec![0u8; len]);

@@ -7,9 +7,12 @@ pub mod digest;
 pub mod ec;
 pub mod hmac;
 pub mod rsa;
+pub mod sm2;
+pub mod sm4;
 
 use crate::error::{Error, Result};
 use crate::object::attribute::{Attributes, Template};
+use crate::vendor::{CKK_SM2, CKK_SM4};
 use cryptoki_sys::*;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -102,6 +105,9 @@ pub enum LoadedKey {
     RsaPublic(crate::engine::rsa::RsaPublicKey),
     EcPrivate(crate::engine::ec::EcPrivateKey),
     EcPublic(crate::engine::ec::EcPublicKey),
+    Sm4(crate::engine::sm4::Sm4Key),
+    Sm2Private(crate::engine::sm2::Sm2PrivateKey),
+    Sm2Public(crate::engine::sm2::Sm2PublicKey),
 }
 
 impl LoadedKey {
@@ -110,6 +116,7 @@ impl LoadedKey {
         match self {
             LoadedKey::Aes(k) => Some(k.bytes()),
             LoadedKey::Generic { value, .. } => Some(value),
+            LoadedKey::Sm4(k) => Some(k.bytes()),
             _ => None,
         }
     }
@@ -191,9 +198,12 @@ enum Family {
     Ec,
     Digest,
     Hmac,
+    Sm2,
+    Sm4,
 }
 
-const FAMILIES: [Family; 5] = [Family::Aes, Family::Rsa, Family::Ec, Family::Digest, Family::Hmac];
+const FAMILIES: [Family; 7] =
+    [Family::Aes, Family::Rsa, Family::Ec, Family::Digest, Family::Hmac, Family::Sm2, Family::Sm4];
 
 fn table(f: Family) -> &'static [(CK_MECHANISM_TYPE, Info)] {
     match f {
@@ -202,6 +212,8 @@ fn table(f: Family) -> &'static [(CK_MECHANISM_TYPE, Info)] {
         Family::Ec => ec::MECHANISMS,
         Family::Digest => digest::MECHANISMS,
         Family::Hmac => hmac::MECHANISMS,
+        Family::Sm2 => sm2::MECHANISMS,
+        Family::Sm4 => sm4::MECHANISMS,
     }
 }
 
@@ -239,6 +251,8 @@ pub fn encrypt_init(mech: &Mechanism, key: &Arc<LoadedKey>) -> Result<Box<dyn Ci
     match require(mech, CKF_ENCRYPT)? {
         Family::Aes => aes::cipher_init(mech, key, true),
         Family::Rsa => rsa::cipher_init(mech, key, true),
+        Family::Sm2 => sm2::cipher_init(mech, key, true),
+        Family::Sm4 => sm4::cipher_init(mech, key, true),
         _ => Err(Error::MechanismInvalid),
     }
 }
@@ -247,6 +261,8 @@ pub fn decrypt_init(mech: &Mechanism, key: &Arc<LoadedKey>) -> Result<Box<dyn Ci
     match require(mech, CKF_DECRYPT)? {
         Family::Aes => aes::cipher_init(mech, key, false),
         Family::Rsa => rsa::cipher_init(mech, key, false),
+        Family::Sm2 => sm2::cipher_init(mech, key, false),
+        Family::Sm4 => sm4::cipher_init(mech, key, false),
         _ => Err(Error::MechanismInvalid),
     }
 }
@@ -257,7 +273,8 @@ pub fn sign_init(mech: &Mechanism, key: &Arc<LoadedKey>) -> Result<Box<dyn Signe
         Family::Rsa => rsa::sign_init(mech, key),
         Family::Ec => ec::sign_init(mech, key),
         Family::Hmac => hmac::sign_init(mech, key),
-        Family::Digest => Err(Error::MechanismInvalid),
+        Family::Sm2 => sm2::sign_init(mech, key),
+        Family::Digest | Family::Sm4 => Err(Error::MechanismInvalid),
     }
 }
 
@@ -267,7 +284,8 @@ pub fn verify_init(mech: &Mechanism, key: &Arc<LoadedKey>) -> Result<Box<dyn Ver
         Family::Rsa => rsa::verify_init(mech, key),
         Family::Ec => ec::verify_init(mech, key),
         Family::Hmac => hmac::verify_init(mech, key),
-        Family::Digest => Err(Error::MechanismInvalid),
+        Family::Sm2 => sm2::verify_init(mech, key),
+        Family::Digest | Family::Sm4 => Err(Error::MechanismInvalid),
     }
 }
 
@@ -283,6 +301,8 @@ pub fn wrap_len(mech: &Mechanism, wrapping_key: &LoadedKey, key_len: usize) -> R
     match require(mech, CKF_WRAP)? {
         Family::Aes => aes::wrap_len(mech, wrapping_key, key_len),
         Family::Rsa => rsa::wrap_len(mech, wrapping_key, key_len),
+        Family::Sm2 => sm2::wrap_len(mech, wrapping_key, key_len),
+        Family::Sm4 => sm4::wrap_len(mech, wrapping_key, key_len),
         _ => Err(Error::MechanismInvalid),
     }
 }
@@ -292,6 +312,8 @@ pub fn wrap(mech: &Mechanism, wrapping_key: &LoadedKey, material: &[u8]) -> Resu
     match require(mech, CKF_WRAP)? {
         Family::Aes => aes::wrap(mech, wrapping_key, material),
         Family::Rsa => rsa::wrap(mech, wrapping_key, material),
+        Family::Sm2 => sm2::wrap(mech, wrapping_key, material),
+        Family::Sm4 => sm4::wrap(mech, wrapping_key, material),
         _ => Err(Error::MechanismInvalid),
     }
 }
@@ -301,6 +323,8 @@ pub fn unwrap(mech: &Mechanism, unwrapping_key: &LoadedKey, wrapped: &[u8]) -> R
     match require(mech, CKF_UNWRAP)? {
         Family::Aes => aes::unwrap(mech, unwrapping_key, wrapped),
         Family::Rsa => rsa::unwrap(mech, unwrapping_key, wrapped),
+        Family::Sm2 => sm2::unwrap(mech, unwrapping_key, wrapped),
+        Family::Sm4 => sm4::unwrap(mech, unwrapping_key, wrapped),
         _ => Err(Error::MechanismInvalid),
     }
 }
@@ -319,6 +343,7 @@ pub fn generate_key(mech: &Mechanism, template: &Template) -> Result<Generated> 
     match require(mech, CKF_GENERATE)? {
         Family::Aes => aes::generate(mech, template),
         Family::Hmac => hmac::generate(mech, template),
+        Family::Sm4 => sm4::generate(mech, template),
         _ => Err(Error::MechanismInvalid),
     }
 }
@@ -327,7 +352,12 @@ pub fn generate_key(mech: &Mechanism, template: &Template) -> Result<Generated> 
 pub fn generate_key_pair(mech: &Mechanism, public: &Template, private: &Template) -> Result<GeneratedPair> {
     match require(mech, CKF_GENERATE_KEY_PAIR)? {
         Family::Rsa => rsa::generate_pair(mech, public, private),
+        // CKM_EC_KEY_PAIR_GEN with the SM2 curve makes an SM2 key pair.
+        Family::Ec if public.get(CKA_EC_PARAMS).is_some_and(sm2::is_sm2_params) => {
+            sm2::generate_pair(mech, public, private)
+        }
         Family::Ec => ec::generate_pair(mech, public, private),
+        Family::Sm2 => sm2::generate_pair(mech, public, private),
         _ => Err(Error::MechanismInvalid),
     }
 }
@@ -339,7 +369,9 @@ pub fn import(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE, attrs: &mut Attribu
     match key_type {
         CKK_AES => aes::import(class, attrs),
         CKK_RSA => rsa::import(class, attrs),
-        kt if is_ec_key_type(kt) => ec::import(class, attrs),
+        CKK_SM2 => sm2::import(class, attrs),
+        CKK_SM4 => sm4::import(class, attrs),
+        CKK_EC => ec::import(class, attrs),
         kt if hmac::is_secret_key_type(kt) => hmac::import(class, kt, attrs),
         _ => Err(Error::AttributeValueInvalid),
     }
@@ -351,7 +383,9 @@ pub fn load(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE, attrs: &Attributes) -
     match key_type {
         CKK_AES => aes::load(class, attrs),
         CKK_RSA => rsa::load(class, attrs),
-        kt if is_ec_key_type(kt) => ec::load(class, attrs),
+        CKK_SM2 => sm2::load(class, attrs),
+        CKK_SM4 => sm4::load(class, attrs),
+        CKK_EC => ec::load(class, attrs),
         kt if hmac::is_secret_key_type(kt) => hmac::load(class, kt, attrs),
         _ => Err(Error::KeyTypeInconsistent),
     }
@@ -361,7 +395,8 @@ pub fn load(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE, attrs: &Attributes) -
 pub fn private_key_to_pkcs8(key_type: CK_KEY_TYPE, attrs: &Attributes) -> Result<Zeroizing<Vec<u8>>> {
     match key_type {
         CKK_RSA => rsa::to_pkcs8(attrs),
-        kt if is_ec_key_type(kt) => ec::to_pkcs8(attrs),
+        CKK_SM2 => sm2::to_pkcs8(attrs),
+        CKK_EC => ec::to_pkcs8(attrs),
         _ => Err(Error::KeyNotWrappable),
     }
 }
@@ -371,19 +406,20 @@ pub fn private_key_to_pkcs8(key_type: CK_KEY_TYPE, attrs: &Attributes) -> Result
 pub fn private_key_from_pkcs8(key_type: CK_KEY_TYPE, der: &[u8]) -> Result<Attributes> {
     match key_type {
         CKK_RSA => rsa::from_pkcs8(der),
-        kt if is_ec_key_type(kt) => ec::from_pkcs8(der),
+        CKK_SM2 => sm2::from_pkcs8(der),
+        CKK_EC => ec::from_pkcs8(der),
         _ => Err(Error::TemplateInconsistent),
     }
 }
 
 /// Key types that carry `CKA_EC_PARAMS` / `CKA_EC_POINT`.
 pub fn is_ec_key_type(kt: CK_KEY_TYPE) -> bool {
-    kt == CKK_EC
+    kt == CKK_EC || kt == CKK_SM2
 }
 
 /// The key types a secret key can have.
 pub fn is_secret_key_type(kt: CK_KEY_TYPE) -> bool {
-    kt == CKK_AES || hmac::is_secret_key_type(kt)
+    kt == CKK_AES || kt == CKK_SM4 || hmac::is_secret_key_type(kt)
 }
 
 /// Runs a cipher whose mechanism has no natural multi-part form (RSA, key wrap…) by buffering

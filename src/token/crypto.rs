@@ -43,13 +43,15 @@ fn single<T: ?Sized>(slot: &mut Option<Active<T>>) -> Result<&mut Active<T>> {
     Ok(a)
 }
 
-/// Refuses a template that names a class or key type other than the one being made.
+/// Refuses a template that names a class or key type other than the one being made. A
+/// template asking for `CKK_EC` on the SM2 curve gets a `CKK_SM2` key, which is what it means.
 fn expect_class_and_type(template: &Template, class: CK_OBJECT_CLASS, kt: Option<CK_KEY_TYPE>) -> Result<()> {
     if template.get_ulong(CKA_CLASS)?.is_some_and(|c| c != class) {
         return Err(Error::TemplateInconsistent);
     }
     if let (Some(want), Some(kt)) = (template.get_ulong(CKA_KEY_TYPE)?, kt)
         && want != kt
+        && !(want == CKK_EC && kt == crate::vendor::CKK_SM2)
     {
         return Err(Error::TemplateInconsistent);
     }

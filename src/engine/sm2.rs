@@ -1,0 +1,4 @@
+//! SM2 (to be implemented).
+
+pub struct Sm2PrivateKey;
+pub struct Sm2PublicKey;
