@@ -382,6 +382,11 @@ rsa_decrypt_case() {
             ossl_opts=(-pkeyopt rsa_padding_mode:oaep -pkeyopt "rsa_oaep_md:$md" -pkeyopt "rsa_mgf1_md:$md")
             p11_opts=(-m RSA-PKCS-OAEP --hash-algorithm "$p11_md")
             ;;
+        JAVA)
+            # Java's OAEPWithSHA-256AndMGF1Padding: SHA-256 for the label, MGF1 with SHA-1.
+            ossl_opts=(-pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha1)
+            p11_opts=(-m RSA-PKCS-OAEP --hash-algorithm SHA256 --mgf MGF1-SHA1)
+            ;;
     esac
     run openssl pkeyutl -encrypt -pubin -inkey "pub-$id.pem" "${ossl_opts[@]}" -in plain.bin -out cipher.bin
     p11u --decrypt --id "$id" "${p11_opts[@]}" -i cipher.bin -o decrypted.bin
@@ -397,6 +402,7 @@ encrypt_rsa() {
     for md in sha1 sha384 sha512; do
         rsa_decrypt_case 2048 "OAEP-$md"
     done
+    rsa_decrypt_case 2048 JAVA
 }
 
 # ---------------------------------------------------------------------------------------

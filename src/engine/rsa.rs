@@ -523,33 +523,36 @@ impl RsaPublicKey {
     }
 
     /// OAEP encryption with MGF1 of `hash` and an optional label (empty = none).
+    /// OAEP with `hash` for the label and `mgf` for MGF1 (aws-lc-rs serves only equal ones).
     pub fn encrypt_oaep(
         &self,
         hash: Hash,
+        mgf: Hash,
         label: &[u8],
         plaintext: &[u8],
         out: &mut [u8],
     ) -> Result<usize, CryptoError> {
-        match (&self.aws, aws_oaep(hash)) {
+        match (&self.aws, aws_oaep(hash).filter(|_| mgf == hash)) {
             (Some(aws), Some(alg)) => Ok(aws.oaep.encrypt(alg, plaintext, out, oaep_label(label))?.len()),
-            _ => self.rc_encrypt_oaep(hash, label, plaintext, out),
+            _ => self.rc_encrypt_oaep(hash, mgf, label, plaintext, out),
         }
     }
 
     fn rc_encrypt_oaep(
         &self,
         hash: Hash,
+        mgf: Hash,
         label: &[u8],
         plaintext: &[u8],
         out: &mut [u8],
     ) -> Result<usize, CryptoError> {
-        let ct = with_digest!(hash, D => {
+        let ct = with_digest!(hash, D => with_digest!(mgf, M => {
             let padding = match oaep_label(label) {
-                Some(l) => rsa::Oaep::<D>::new_with_label(l),
-                None => rsa::Oaep::<D>::new(),
+                Some(l) => rsa::Oaep::<D, M>::new_with_mgf_hash_and_label(l),
+                None => rsa::Oaep::<D, M>::new_with_mgf_hash(),
             };
             self.rc.encrypt(&mut Rng, padding, plaintext)
-        })
+        }))
         .map_err(|_| CryptoError)?;
         copy_out(&ct, out)
     }
@@ -747,22 +750,25 @@ impl RsaPrivateKey {
 
     /// OAEP decryption with MGF1 of `hash` and an optional label (empty = none); `out` holds
     /// at least `size()` bytes.
+    /// OAEP with `hash` for the label and `mgf` for MGF1 (aws-lc-rs serves only equal ones).
     pub fn decrypt_oaep(
         &self,
         hash: Hash,
+        mgf: Hash,
         label: &[u8],
         ciphertext: &[u8],
         out: &mut [u8],
     ) -> Result<usize, CryptoError> {
-        match (&self.aws, aws_oaep(hash)) {
+        match (&self.aws, aws_oaep(hash).filter(|_| mgf == hash)) {
             (Some(aws), Some(alg)) => Ok(aws.oaep.decrypt(alg, ciphertext, out, oaep_label(label))?.len()),
-            _ => self.rc_decrypt_oaep(hash, label, ciphertext, out),
+            _ => self.rc_decrypt_oaep(hash, mgf, label, ciphertext, out),
         }
     }
 
     fn rc_decrypt_oaep(
         &self,
         hash: Hash,
+        mgf: Hash,
         label: &[u8],
         ciphertext: &[u8],
         out: &mut [u8],
@@ -772,13 +778,13 @@ impl RsaPrivateKey {
         // RFC 8017 §7.1.2 step 3g requires to be zero. Check it on the raw decryption; both
         // steps always run and fail alike, so the check adds no padding oracle.
         let first_octet_zero = self.rc_oaep_first_octet_is_zero(key, ciphertext);
-        let pt = with_digest!(hash, D => {
+        let pt = with_digest!(hash, D => with_digest!(mgf, M => {
             let padding = match oaep_label(label) {
-                Some(l) => rsa::Oaep::<D>::new_with_label(l),
-                None => rsa::Oaep::<D>::new(),
+                Some(l) => rsa::Oaep::<D, M>::new_with_mgf_hash_and_label(l),
+                None => rsa::Oaep::<D, M>::new_with_mgf_hash(),
             };
             key.decrypt_blinded(&mut Rng, padding, ciphertext)
-        });
+        }));
         match (pt, first_octet_zero) {
             (Ok(pt), true) => copy_out(&Zeroizing::new(pt), out),
             _ => Err(CryptoError),
@@ -936,13 +942,13 @@ mod tests {
         assert_eq!(&pt[..len], b"secret");
         for hash in ALL {
             for label in [&b""[..], b"label"] {
-                k.public().encrypt_oaep(hash, label, b"key bytes", &mut ct).unwrap();
-                let len = k.rc_decrypt_oaep(hash, label, &ct, &mut pt).unwrap();
+                k.public().encrypt_oaep(hash, hash, label, b"key bytes", &mut ct).unwrap();
+                let len = k.rc_decrypt_oaep(hash, hash, label, &ct, &mut pt).unwrap();
                 assert_eq!(&pt[..len], b"key bytes");
-                k.public().rc_encrypt_oaep(hash, label, b"key bytes", &mut ct).unwrap();
-                let len = k.decrypt_oaep(hash, label, &ct, &mut pt).unwrap();
+                k.public().rc_encrypt_oaep(hash, hash, label, b"key bytes", &mut ct).unwrap();
+                let len = k.decrypt_oaep(hash, hash, label, &ct, &mut pt).unwrap();
                 assert_eq!(&pt[..len], b"key bytes");
-                assert!(k.decrypt_oaep(hash, b"wrong", &ct, &mut pt).is_err());
+                assert!(k.decrypt_oaep(hash, hash, b"wrong", &ct, &mut pt).is_err());
             }
         }
     }
@@ -953,7 +959,7 @@ mod tests {
         let mut ct = [0u8; 256];
         let mut pt = [0u8; 256];
         // An OAEP ciphertext is not PKCS#1 v1.5 type 2.
-        k.public().encrypt_oaep(Hash::Sha256, b"", b"x", &mut ct).unwrap();
+        k.public().encrypt_oaep(Hash::Sha256, Hash::Sha256, b"", b"x", &mut ct).unwrap();
         assert!(k.decrypt_pkcs1(&ct, &mut pt).is_err());
     }
 
@@ -1058,8 +1064,8 @@ mod tests {
         k.public().verify_pss(Hash::Sha256, 32, &digest, &sig).unwrap();
         let mut ct = [0u8; 128];
         let mut pt = [0u8; 128];
-        k.public().encrypt_oaep(Hash::Sha256, b"", b"m", &mut ct).unwrap();
-        let len = k.decrypt_oaep(Hash::Sha256, b"", &ct, &mut pt).unwrap();
+        k.public().encrypt_oaep(Hash::Sha256, Hash::Sha256, b"", b"m", &mut ct).unwrap();
+        let len = k.decrypt_oaep(Hash::Sha256, Hash::Sha256, b"", &ct, &mut pt).unwrap();
         assert_eq!(&pt[..len], b"m");
         k.public().encrypt_pkcs1(b"m", &mut ct).unwrap();
         let len = k.decrypt_pkcs1(&ct, &mut pt).unwrap();

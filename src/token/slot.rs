@@ -171,7 +171,12 @@ impl Token {
             None => {
                 let n = store.pin_failed(owner)?;
                 log::warn!("wrong {owner:?} PIN on token in slot {} ({n} in a row)", self.slot_id);
-                Err(if n >= self.pins.max_attempts { Error::PinLocked } else { Error::PinIncorrect })
+                if n >= self.pins.max_attempts {
+                    log::warn!("{owner:?} PIN of the token in slot {} is now locked", self.slot_id);
+                }
+                // The attempt that locks the PIN was still a wrong PIN; the next one is refused
+                // as locked (as SoftHSM and most HSMs answer).
+                Err(Error::PinIncorrect)
             }
         }
     }
