@@ -6,14 +6,12 @@
 
 mod common;
 
-use common::{SO_PIN, USER_PIN};
+use common::{SO_PIN, USER_PIN, err, pin, ro, rw};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
-use cryptoki::error::{Error, RvError};
+use cryptoki::error::RvError;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, CertificateType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
-use cryptoki::slot::Slot;
-use cryptoki::types::AuthPin;
 use cryptoki_sys::*;
 use std::ptr::null_mut;
 
@@ -25,27 +23,6 @@ const GENERIC_20: [u8; 20] = [5; 20];
 const GENERIC_20_CHECK_VALUE: [u8; 3] = [0x29, 0xd2, 0xc2];
 /// The first three bytes of the SHA-1 of `tests/data/cert.der` (`openssl dgst -sha1`).
 const CERT_CHECK_VALUE: [u8; 3] = [0xdf, 0xc4, 0x09];
-
-fn pin(p: &str) -> AuthPin {
-    AuthPin::new(p.into())
-}
-
-/// The PKCS#11 error of a failed call.
-#[track_caller]
-fn err<T: std::fmt::Debug>(r: cryptoki::error::Result<T>) -> RvError {
-    match r {
-        Err(Error::Pkcs11(rv, _)) => rv,
-        other => panic!("expected a PKCS#11 error, got {other:?}"),
-    }
-}
-
-fn rw(slot: Slot) -> Session {
-    common::pkcs11().open_rw_session(slot).unwrap()
-}
-
-fn ro(slot: Slot) -> Session {
-    common::pkcs11().open_ro_session(slot).unwrap()
-}
 
 fn data(label: &str) -> Vec<Attribute> {
     vec![Attribute::Class(ObjectClass::DATA), Attribute::Label(label.into())]

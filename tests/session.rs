@@ -4,36 +4,14 @@
 
 mod common;
 
-use common::{SO_PIN, USER_PIN};
-use cryptoki::error::{Error, RvError};
+use common::{SO_PIN, USER_PIN, err, pin, ro, rw};
+use cryptoki::error::RvError;
 use cryptoki::object::{Attribute, ObjectClass};
 use cryptoki::session::{Session, SessionState, UserType};
 use cryptoki::slot::Slot;
-use cryptoki::types::AuthPin;
 use cryptoki_sys::*;
 use std::ptr::null_mut;
 use std::sync::OnceLock;
-
-fn pin(p: &str) -> AuthPin {
-    AuthPin::new(p.into())
-}
-
-/// The PKCS#11 error of a failed call.
-#[track_caller]
-fn err<T: std::fmt::Debug>(r: cryptoki::error::Result<T>) -> RvError {
-    match r {
-        Err(Error::Pkcs11(rv, _)) => rv,
-        other => panic!("expected a PKCS#11 error, got {other:?}"),
-    }
-}
-
-fn ro(slot: Slot) -> Session {
-    common::pkcs11().open_ro_session(slot).unwrap()
-}
-
-fn rw(slot: Slot) -> Session {
-    common::pkcs11().open_rw_session(slot).unwrap()
-}
 
 fn state(s: &Session) -> SessionState {
     s.get_session_info().unwrap().session_state()

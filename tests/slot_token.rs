@@ -5,29 +5,15 @@
 
 mod common;
 
-use common::{SO_PIN, USER_PIN};
-use cryptoki::error::{Error, RvError};
+use common::{SO_PIN, USER_PIN, err, pin};
+use cryptoki::error::RvError;
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
-use cryptoki::types::AuthPin;
 use cryptoki_sys::*;
 use std::ptr::null_mut;
 
 /// A slot id no slot has (the configuration has 32 slots, numbered from 0).
 const NO_SUCH_SLOT: CK_SLOT_ID = 4242;
-
-fn pin(p: &str) -> AuthPin {
-    AuthPin::new(p.into())
-}
-
-/// The PKCS#11 error of a failed call.
-#[track_caller]
-fn err<T: std::fmt::Debug>(r: cryptoki::error::Result<T>) -> RvError {
-    match r {
-        Err(Error::Pkcs11(rv, _)) => rv,
-        other => panic!("expected a PKCS#11 error, got {other:?}"),
-    }
-}
 
 fn token_info(slot: CK_SLOT_ID) -> CK_TOKEN_INFO {
     // SAFETY: CK_TOKEN_INFO is plain data; all-zero is valid.

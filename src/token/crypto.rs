@@ -3,15 +3,23 @@
 //! touches neither the store nor a key schedule.
 
 use super::Library;
-use super::session::{Active, Out, Session, Step};
+use super::session::{Active, Ops, Out, Session, Step};
 use super::slot::Who;
 use crate::error::{Error, Result};
-use crate::mechanism::{self, LoadedKey, Mechanism};
+use crate::mechanism::{self, Cipher, LoadedKey, Mechanism};
 use crate::object::Object;
 use crate::object::attribute::{Attributes, Template, decode_ulong};
 use crate::object::rules::{self, Origin};
 use cryptoki_sys::*;
 use std::sync::Arc;
+
+/// Which call of an operation is running.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Single,
+    Update,
+    Final,
+}
 
 /// Ends an operation after a final step or any failure; a length query or a short buffer
 /// leaves it active.
@@ -114,83 +122,88 @@ impl Library {
 
     // --- Encryption -------------------------------------------------------------------------
 
-    pub fn encrypt_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
+    /// Starts the cipher operation `pick` selects (encryption or decryption).
+    fn cipher_init(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+        usage: CK_ATTRIBUTE_TYPE,
+        pick: fn(&mut Ops) -> &mut Option<Active<dyn Cipher>>,
+    ) -> Result<()> {
         let s = self.session(h)?;
-        if s.ops.lock().encrypt.is_some() {
+        if pick(&mut s.ops.lock()).is_some() {
             return Err(Error::OperationActive);
         }
         self.check_mechanism(&s, mech.ty)?;
-        let (_, k) = self.usable_key(&s, key, CKA_ENCRYPT, mech.ty, Error::KeyHandleInvalid)?;
-        let op = mechanism::encrypt_init(mech, &k)?;
-        s.ops.lock().encrypt = Some(Active::new(op, key, false));
+        let (obj, k) = self.usable_key(&s, key, usage, mech.ty, Error::KeyHandleInvalid)?;
+        let op = if usage == CKA_ENCRYPT {
+            mechanism::encrypt_init(mech, &k)?
+        } else {
+            mechanism::decrypt_init(mech, &k)?
+        };
+        // Decrypting with a CKA_ALWAYS_AUTHENTICATE key needs a context-specific login first.
+        let needs_auth = usage == CKA_DECRYPT && obj.flag(CKA_ALWAYS_AUTHENTICATE);
+        *pick(&mut s.ops.lock()) = Some(Active::new(op, key, needs_auth));
         Ok(())
+    }
+
+    /// One step of the cipher operation `pick` selects.
+    fn cipher_step(
+        &self,
+        h: CK_SESSION_HANDLE,
+        pick: fn(&mut Ops) -> &mut Option<Active<dyn Cipher>>,
+        part: Part,
+        input: &[u8],
+        out: Out<'_>,
+    ) -> Result<usize> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock();
+        let slot = pick(&mut ops);
+        let a = if part == Part::Single { single(slot)? } else { multi(slot)? };
+        let max = match part {
+            Part::Single => a.op.len(input.len()),
+            Part::Update => a.op.update_len(input.len()),
+            Part::Final => a.op.final_len(),
+        };
+        let step = a.produce(out, max, |op, buf| match part {
+            Part::Single => op.run(input, buf),
+            Part::Update => op.update(input, buf),
+            Part::Final => op.finish(buf),
+        });
+        settle(slot, step, part != Part::Update)
+    }
+
+    pub fn encrypt_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
+        self.cipher_init(h, mech, key, CKA_ENCRYPT, |o| &mut o.encrypt)
     }
 
     pub fn encrypt(&self, h: CK_SESSION_HANDLE, input: &[u8], out: Out<'_>) -> Result<usize> {
-        let s = self.session(h)?;
-        let mut ops = s.ops.lock();
-        let a = single(&mut ops.encrypt)?;
-        let max = a.op.len(input.len());
-        let step = a.produce(out, max, |op, buf| op.run(input, buf));
-        settle(&mut ops.encrypt, step, true)
+        self.cipher_step(h, |o| &mut o.encrypt, Part::Single, input, out)
     }
 
     pub fn encrypt_update(&self, h: CK_SESSION_HANDLE, input: &[u8], out: Out<'_>) -> Result<usize> {
-        let s = self.session(h)?;
-        let mut ops = s.ops.lock();
-        let a = multi(&mut ops.encrypt)?;
-        let max = a.op.update_len(input.len());
-        let step = a.produce(out, max, |op, buf| op.update(input, buf));
-        settle(&mut ops.encrypt, step, false)
+        self.cipher_step(h, |o| &mut o.encrypt, Part::Update, input, out)
     }
 
     pub fn encrypt_final(&self, h: CK_SESSION_HANDLE, out: Out<'_>) -> Result<usize> {
-        let s = self.session(h)?;
-        let mut ops = s.ops.lock();
-        let a = multi(&mut ops.encrypt)?;
-        let max = a.op.final_len();
-        let step = a.produce(out, max, |op, buf| op.finish(buf));
-        settle(&mut ops.encrypt, step, true)
+        self.cipher_step(h, |o| &mut o.encrypt, Part::Final, &[], out)
     }
 
     pub fn decrypt_init(&self, h: CK_SESSION_HANDLE, mech: &Mechanism, key: CK_OBJECT_HANDLE) -> Result<()> {
-        let s = self.session(h)?;
-        if s.ops.lock().decrypt.is_some() {
-            return Err(Error::OperationActive);
-        }
-        self.check_mechanism(&s, mech.ty)?;
-        let (obj, k) = self.usable_key(&s, key, CKA_DECRYPT, mech.ty, Error::KeyHandleInvalid)?;
-        let op = mechanism::decrypt_init(mech, &k)?;
-        let needs_auth = obj.flag(CKA_ALWAYS_AUTHENTICATE);
-        s.ops.lock().decrypt = Some(Active::new(op, key, needs_auth));
-        Ok(())
+        self.cipher_init(h, mech, key, CKA_DECRYPT, |o| &mut o.decrypt)
     }
 
     pub fn decrypt(&self, h: CK_SESSION_HANDLE, input: &[u8], out: Out<'_>) -> Result<usize> {
-        let s = self.session(h)?;
-        let mut ops = s.ops.lock();
-        let a = single(&mut ops.decrypt)?;
-        let max = a.op.len(input.len());
-        let step = a.produce(out, max, |op, buf| op.run(input, buf));
-        settle(&mut ops.decrypt, step, true)
+        self.cipher_step(h, |o| &mut o.decrypt, Part::Single, input, out)
     }
 
     pub fn decrypt_update(&self, h: CK_SESSION_HANDLE, input: &[u8], out: Out<'_>) -> Result<usize> {
-        let s = self.session(h)?;
-        let mut ops = s.ops.lock();
-        let a = multi(&mut ops.decrypt)?;
-        let max = a.op.update_len(input.len());
-        let step = a.produce(out, max, |op, buf| op.update(input, buf));
-        settle(&mut ops.decrypt, step, false)
+        self.cipher_step(h, |o| &mut o.decrypt, Part::Update, input, out)
     }
 
     pub fn decrypt_final(&self, h: CK_SESSION_HANDLE, out: Out<'_>) -> Result<usize> {
-        let s = self.session(h)?;
-        let mut ops = s.ops.lock();
-        let a = multi(&mut ops.decrypt)?;
-        let max = a.op.final_len();
-        let step = a.produce(out, max, |op, buf| op.finish(buf));
-        settle(&mut ops.decrypt, step, true)
+        self.cipher_step(h, |o| &mut o.decrypt, Part::Final, &[], out)
     }
 
     // --- Digests ----------------------------------------------------------------------------

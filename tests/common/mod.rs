@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error, RvError};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
@@ -138,4 +139,25 @@ pub fn raw() -> &'static cryptoki_sys::CK_FUNCTION_LIST {
 /// The raw handle of a session, for raw calls.
 pub fn raw_handle(s: &Session) -> cryptoki_sys::CK_SESSION_HANDLE {
     s.handle()
+}
+
+pub fn pin(p: &str) -> AuthPin {
+    AuthPin::new(p.into())
+}
+
+/// The PKCS#11 error of a failed call.
+#[track_caller]
+pub fn err<T: std::fmt::Debug>(r: cryptoki::error::Result<T>) -> RvError {
+    match r {
+        Err(Error::Pkcs11(rv, _)) => rv,
+        other => panic!("expected a PKCS#11 error, got {other:?}"),
+    }
+}
+
+pub fn rw(slot: Slot) -> Session {
+    pkcs11().open_rw_session(slot).expect("open read-write session")
+}
+
+pub fn ro(slot: Slot) -> Session {
+    pkcs11().open_ro_session(slot).expect("open read-only session")
 }
