@@ -1,20 +1,21 @@
 //! AES: `CKM_AES_KEY_GEN`; `CKM_AES_ECB`, `CKM_AES_CBC`, `CKM_AES_CBC_PAD`, `CKM_AES_CTR` and
-//! `CKM_AES_GCM` encryption; `CKM_AES_KEY_WRAP` (RFC 3394) and `CKM_AES_KEY_WRAP_KWP`
-//! (RFC 5649), which with `CKM_AES_CBC_PAD` and `CKM_AES_GCM` also wrap keys; `CKM_AES_CMAC`
-//! and `CKM_AES_CMAC_GENERAL`.
+//! `CKM_AES_GCM` encryption (the block modes, shared with SM4 in `block_modes`);
+//! `CKM_AES_KEY_WRAP` (RFC 3394) and `CKM_AES_KEY_WRAP_KWP` (RFC 5649), which with
+//! `CKM_AES_CBC_PAD` and `CKM_AES_GCM` also wrap keys; `CKM_AES_CMAC` and `CKM_AES_CMAC_GENERAL`.
 
+use super::block_modes::{
+    self, Codes, DECRYPTING, ENCRYPTING, Mode, ModeTypes, UNWRAPPING, WRAPPING, failed, room,
+};
 use super::{
     Buffered, Cipher, Generated, Info, LoadedKey, Mechanism, OneShot, Param, Signer, Verifier, value_len,
 };
-use crate::engine::aes::{
-    AesKey, BLOCK_LEN, Block, CMAC_LEN, Cmac, GCM_NONCE_LEN, GCM_TAG_LEN, SEMIBLOCK_LEN,
-};
+use crate::engine::aes::{AesKey, CMAC_LEN, Cmac, SEMIBLOCK_LEN};
 use crate::engine::hmac::tags_equal;
 use crate::error::{Error, Result};
 use crate::object::attribute::{Attributes, Template};
 use cryptoki_sys::*;
 use std::sync::Arc;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 /// Key sizes in bytes, as PKCS#11 3.0 reports them for AES.
 const MIN_KEY: u64 = 16;
@@ -38,37 +39,18 @@ pub const MECHANISMS: &[(CK_MECHANISM_TYPE, Info)] = &[
     (CKM_AES_CMAC_GENERAL, Info::new(MIN_KEY, MAX_KEY, MAC)),
 ];
 
+const MODES: ModeTypes = ModeTypes {
+    ecb: CKM_AES_ECB,
+    cbc: CKM_AES_CBC,
+    cbc_pad: CKM_AES_CBC_PAD,
+    ctr: CKM_AES_CTR,
+    gcm: CKM_AES_GCM,
+};
+
 /// RFC 3394 §2.2.3.1 default IV, the only one `aes-kw` implements.
 const KW_DEFAULT_IV: [u8; 8] = [0xa6; 8];
 /// RFC 5649 §3 AIV constant, the only one `aes-kw` implements.
 const KWP_DEFAULT_IV: [u8; 4] = [0xa6, 0x59, 0x59, 0xa6];
-/// SP 800-38D §5.2.1.1: at most 2^39 - 256 bits of plaintext under one IV.
-const GCM_MAX_TEXT: u64 = (1 << 36) - 32;
-
-/// The `CKR_*` values a transform reports for input of the wrong length and for input that
-/// fails its integrity check; they depend on which function the transform serves.
-#[derive(Debug, Clone, Copy)]
-struct Codes {
-    len: Error,
-    invalid: Error,
-}
-
-const ENCRYPTING: Codes = Codes { len: Error::DataLenRange, invalid: Error::DataInvalid };
-const DECRYPTING: Codes = Codes { len: Error::EncryptedDataLenRange, invalid: Error::EncryptedDataInvalid };
-/// The material being wrapped is a key, so a length the mechanism cannot take is the key's size
-/// being out of range (`CKR_KEY_SIZE_RANGE`). `CKR_KEY_NOT_WRAPPABLE` is for keys that this
-/// wrapping key may not wrap at all, whatever their size.
-const WRAPPING: Codes = Codes { len: Error::KeySizeRange, invalid: Error::KeyNotWrappable };
-const UNWRAPPING: Codes = Codes { len: Error::WrappedKeyLenRange, invalid: Error::WrappedKeyInvalid };
-
-fn codes(encrypt: bool) -> Codes {
-    if encrypt { ENCRYPTING } else { DECRYPTING }
-}
-
-/// Engine failures that no input can cause (a mode rejecting a length already checked here).
-fn failed<E>(_: E) -> Error {
-    Error::FunctionFailed
-}
 
 fn aes_of(key: &LoadedKey) -> Result<&AesKey> {
     match key {
@@ -77,25 +59,11 @@ fn aes_of(key: &LoadedKey) -> Result<&AesKey> {
     }
 }
 
-/// The first `n` bytes of `out`. The token layer sizes `out` from `len`, `update_len` and
-/// `final_len`; this keeps a broken promise from becoming a panic.
-fn room(out: &mut [u8], n: usize) -> Result<&mut [u8]> {
-    out.get_mut(..n).ok_or(Error::BufferTooSmall(n))
-}
-
-/// A mechanism's parameter, checked.
-enum Mode {
-    Ecb,
-    Cbc(Block),
-    CbcPad(Block),
-    Ctr { counter: Block, bits: u32 },
-    Gcm { nonce: [u8; GCM_NONCE_LEN], aad: Vec<u8> },
+/// An AES mechanism's mode: a block mode, or key wrap.
+enum AesMode {
+    Block(Mode),
     Kw,
     Kwp,
-}
-
-fn iv_of(iv: &[u8]) -> Result<Block> {
-    iv.try_into().map_err(|_| Error::MechanismParamInvalid)
 }
 
 /// Key wrap takes no IV, or the default one spelled out (PKCS#11 3.0 lets the caller pass it).
@@ -107,143 +75,21 @@ fn default_iv(param: &Param, default: &[u8]) -> Result<()> {
     }
 }
 
-fn mode_of(mech: &Mechanism) -> Result<Mode> {
-    let p = &mech.param;
-    Ok(match mech.ty {
-        CKM_AES_ECB if *p == Param::None => Mode::Ecb,
-        CKM_AES_CBC | CKM_AES_CBC_PAD => {
-            let Param::Bytes(iv) = p else { return Err(Error::MechanismParamInvalid) };
-            if mech.ty == CKM_AES_CBC { Mode::Cbc(iv_of(iv)?) } else { Mode::CbcPad(iv_of(iv)?) }
-        }
-        CKM_AES_CTR => match p {
-            Param::Ctr { counter_bits: bits @ 1..=128, counter_block } => {
-                Mode::Ctr { counter: *counter_block, bits: *bits as u32 }
-            }
-            _ => return Err(Error::MechanismParamInvalid),
-        },
-        CKM_AES_GCM => {
-            let Param::Gcm { iv, aad, tag_bits } = p else { return Err(Error::MechanismParamInvalid) };
-            // PKCS#11 allows IVs of 1 to 2^32 - 1 bytes and tags of 0 to 128 bits, but aws-lc-rs
-            // only implements 96-bit IVs and 128-bit tags (SP 800-38D's recommended choice);
-            // other values are refused rather than computed some other way.
-            if *tag_bits != 128 {
-                return Err(Error::MechanismParamInvalid);
-            }
-            let nonce = iv.as_slice().try_into().map_err(|_| Error::MechanismParamInvalid)?;
-            Mode::Gcm { nonce, aad: aad.clone() }
-        }
+fn mode_of(mech: &Mechanism) -> Result<AesMode> {
+    if let Some(mode) = block_modes::mode_of(mech, &MODES)? {
+        return Ok(AesMode::Block(mode));
+    }
+    match mech.ty {
         CKM_AES_KEY_WRAP => {
-            default_iv(p, &KW_DEFAULT_IV)?;
-            Mode::Kw
+            default_iv(&mech.param, &KW_DEFAULT_IV)?;
+            Ok(AesMode::Kw)
         }
         CKM_AES_KEY_WRAP_KWP => {
-            default_iv(p, &KWP_DEFAULT_IV)?;
-            Mode::Kwp
+            default_iv(&mech.param, &KWP_DEFAULT_IV)?;
+            Ok(AesMode::Kwp)
         }
-        CKM_AES_ECB => return Err(Error::MechanismParamInvalid),
-        _ => return Err(Error::MechanismInvalid),
-    })
-}
-
-/// Length of `n` bytes after PKCS#7 padding to whole blocks (always at least one pad byte).
-/// Saturating, like the other length functions: a size query may name any length.
-fn padded_len(n: usize) -> usize {
-    (n / BLOCK_LEN).saturating_add(1).saturating_mul(BLOCK_LEN)
-}
-
-/// The PKCS#7 pad length of a final block, or `None` when the padding is malformed. Every byte
-/// is examined whatever the outcome, so the time taken does not say where the padding went
-/// wrong (the return code still says that it did, as PKCS#11 requires).
-fn pad_len(block: &Block) -> Option<usize> {
-    let pad = block[BLOCK_LEN - 1];
-    let mut bad = u8::from(pad == 0) | u8::from(pad as usize > BLOCK_LEN);
-    for (i, b) in block.iter().enumerate() {
-        let in_pad = u8::from(BLOCK_LEN - i <= pad as usize);
-        bad |= in_pad & u8::from(*b != pad);
+        _ => Err(Error::MechanismInvalid),
     }
-    (bad == 0).then_some(pad as usize)
-}
-
-/// Writes the unpadded content of a decrypted final block to `out`.
-fn unpad_into(block: &Block, out: &mut [u8], codes: Codes) -> Result<usize> {
-    let keep = BLOCK_LEN - pad_len(block).ok_or(codes.invalid)?;
-    room(out, keep)?.copy_from_slice(&block[..keep]);
-    Ok(keep)
-}
-
-/// Single-part CBC with PKCS#7 padding, written straight into `out`.
-fn cbc_pad_encrypt(key: &AesKey, mut iv: Block, input: &[u8], out: &mut [u8]) -> Result<usize> {
-    let total = padded_len(input.len());
-    let dst = room(out, total)?;
-    dst[..input.len()].copy_from_slice(input);
-    dst[input.len()..].fill((total - input.len()) as u8);
-    if let Err(e) = key.cbc_encrypt(&mut iv, dst) {
-        dst.fill(0);
-        return Err(failed(e));
-    }
-    Ok(total)
-}
-
-/// Single-part CBC decryption and unpadding. The last block is decrypted apart so that `out`
-/// need only hold the plaintext, not the padding.
-fn cbc_pad_decrypt(key: &AesKey, mut iv: Block, input: &[u8], out: &mut [u8], codes: Codes) -> Result<usize> {
-    if input.is_empty() || !input.len().is_multiple_of(BLOCK_LEN) {
-        return Err(codes.len);
-    }
-    let (body, last) = input.split_at(input.len() - BLOCK_LEN);
-    // At least one byte of the last block is padding.
-    let (head, tail) = room(out, input.len() - 1)?.split_at_mut(body.len());
-    head.copy_from_slice(body);
-    let mut block: Zeroizing<Block> = Zeroizing::new([0; BLOCK_LEN]);
-    block.copy_from_slice(last);
-    let done = key
-        .cbc_decrypt(&mut iv, head)
-        .and_then(|()| key.cbc_decrypt(&mut iv, &mut block[..]))
-        .map_err(failed)
-        .and_then(|()| unpad_into(&block, tail, codes));
-    match done {
-        Ok(n) => Ok(body.len() + n),
-        Err(e) => {
-            head.fill(0);
-            Err(e)
-        }
-    }
-}
-
-fn gcm_seal(
-    key: &AesKey,
-    nonce: &[u8; GCM_NONCE_LEN],
-    aad: &[u8],
-    input: &[u8],
-    out: &mut [u8],
-    codes: Codes,
-) -> Result<usize> {
-    if input.len() as u64 > GCM_MAX_TEXT {
-        return Err(codes.len);
-    }
-    let total = input.len() + GCM_TAG_LEN;
-    let (text, tag) = room(out, total)?.split_at_mut(input.len());
-    let tag: &mut [u8; GCM_TAG_LEN] = tag.try_into().map_err(failed)?;
-    key.gcm_seal(nonce, aad, input, text, tag).map_err(failed)?;
-    Ok(total)
-}
-
-fn gcm_open(
-    key: &AesKey,
-    nonce: &[u8; GCM_NONCE_LEN],
-    aad: &[u8],
-    input: &[u8],
-    out: &mut [u8],
-    codes: Codes,
-) -> Result<usize> {
-    let text_len = input.len().checked_sub(GCM_TAG_LEN).ok_or(codes.len)?;
-    if text_len as u64 > GCM_MAX_TEXT {
-        return Err(codes.len);
-    }
-    let (text, tag) = input.split_at(text_len);
-    let tag: &[u8; GCM_TAG_LEN] = tag.try_into().map_err(failed)?;
-    key.gcm_open(nonce, aad, text, tag, room(out, text_len)?).map_err(|_| codes.invalid)?;
-    Ok(text_len)
 }
 
 /// Output length of a key wrap of `n` bytes.
@@ -281,250 +127,6 @@ fn kw_open(key: &AesKey, padded: bool, input: &[u8], out: &mut [u8], codes: Code
     if padded { key.kwp_unwrap(input, dst) } else { key.kw_unwrap(input, dst) }.map_err(|_| codes.invalid)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chaining {
-    Ecb,
-    Cbc,
-    CbcPad,
-}
-
-/// ECB, CBC and CBC_PAD: whole blocks go out as soon as they are complete; a partial block
-/// waits in `held`. CBC_PAD decryption also holds back the last whole block, because only
-/// `finish` knows that it carries the padding.
-struct Blocks {
-    key: Arc<LoadedKey>,
-    chaining: Chaining,
-    encrypt: bool,
-    iv: Block,
-    held: Zeroizing<Block>,
-    held_len: usize,
-}
-
-impl Blocks {
-    fn new(key: Arc<LoadedKey>, chaining: Chaining, iv: Block, encrypt: bool) -> Blocks {
-        Blocks { key, chaining, encrypt, iv, held: Zeroizing::new([0; BLOCK_LEN]), held_len: 0 }
-    }
-
-    fn holds_last_block(&self) -> bool {
-        self.chaining == Chaining::CbcPad && !self.encrypt
-    }
-
-    /// Bytes released by an update when `total` bytes are pending.
-    fn releasable(&self, total: usize) -> usize {
-        let keep_from = if self.holds_last_block() { total.saturating_sub(1) } else { total };
-        keep_from / BLOCK_LEN * BLOCK_LEN
-    }
-
-    /// Encrypts or decrypts whole blocks in place, continuing the chain.
-    fn transform(&mut self, data: &mut [u8]) -> Result<()> {
-        let key = aes_of(&self.key)?;
-        let r = match (self.chaining, self.encrypt) {
-            (Chaining::Ecb, true) => key.ecb_encrypt(data),
-            (Chaining::Ecb, false) => key.ecb_decrypt(data),
-            (_, true) => key.cbc_encrypt(&mut self.iv, data),
-            (_, false) => key.cbc_decrypt(&mut self.iv, data),
-        };
-        r.map_err(|e| {
-            data.fill(0);
-            failed(e)
-        })
-    }
-}
-
-impl Cipher for Blocks {
-    fn len(&self, input_len: usize) -> usize {
-        match (self.chaining, self.encrypt) {
-            (Chaining::CbcPad, true) => padded_len(input_len),
-            (Chaining::CbcPad, false) => input_len.saturating_sub(1),
-            _ => input_len,
-        }
-    }
-
-    fn run(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize> {
-        match (self.chaining, self.encrypt) {
-            (Chaining::CbcPad, true) => cbc_pad_encrypt(aes_of(&self.key)?, self.iv, input, out),
-            (Chaining::CbcPad, false) => cbc_pad_decrypt(aes_of(&self.key)?, self.iv, input, out, DECRYPTING),
-            _ => {
-                if !input.len().is_multiple_of(BLOCK_LEN) {
-                    return Err(codes(self.encrypt).len);
-                }
-                let dst = room(out, input.len())?;
-                dst.copy_from_slice(input);
-                self.transform(dst)?;
-                Ok(input.len())
-            }
-        }
-    }
-
-    fn update_len(&self, input_len: usize) -> usize {
-        self.releasable(self.held_len.saturating_add(input_len))
-    }
-
-    fn update(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize> {
-        let total = self.held_len + input.len();
-        let n = self.releasable(total);
-        if n == 0 {
-            self.held[self.held_len..total].copy_from_slice(input);
-            self.held_len = total;
-            return Ok(0);
-        }
-        // n is at least one block, so everything held goes out first.
-        let from_input = n - self.held_len;
-        let dst = room(out, n)?;
-        dst[..self.held_len].copy_from_slice(&self.held[..self.held_len]);
-        dst[self.held_len..].copy_from_slice(&input[..from_input]);
-        self.transform(dst)?;
-        let rest = &input[from_input..];
-        self.held[..rest.len()].copy_from_slice(rest);
-        self.held_len = rest.len();
-        Ok(n)
-    }
-
-    fn final_len(&self) -> usize {
-        match (self.chaining, self.encrypt) {
-            (Chaining::CbcPad, true) => BLOCK_LEN,
-            // At least one byte of the held block is padding.
-            (Chaining::CbcPad, false) => BLOCK_LEN - 1,
-            _ => 0,
-        }
-    }
-
-    fn finish(&mut self, out: &mut [u8]) -> Result<usize> {
-        match (self.chaining, self.encrypt) {
-            (Chaining::CbcPad, true) => {
-                let dst = room(out, BLOCK_LEN)?;
-                dst.copy_from_slice(&self.held[..]);
-                dst[self.held_len..].fill((BLOCK_LEN - self.held_len) as u8);
-                self.held_len = 0;
-                self.transform(dst)?;
-                Ok(BLOCK_LEN)
-            }
-            (Chaining::CbcPad, false) => {
-                if self.held_len != BLOCK_LEN {
-                    return Err(Error::EncryptedDataLenRange);
-                }
-                let mut block = self.held.clone();
-                self.held_len = 0;
-                self.transform(&mut block[..])?;
-                unpad_into(&block, out, DECRYPTING)
-            }
-            _ if self.held_len != 0 => Err(codes(self.encrypt).len),
-            _ => Ok(0),
-        }
-    }
-}
-
-/// CTR mode (SP 800-38A §6.5) with the counter in the low `bits` bits of the counter block.
-struct Ctr {
-    key: Arc<LoadedKey>,
-    encrypt: bool,
-    /// The counter block of the block that `offset` points into.
-    counter: Block,
-    /// Keystream bytes already used from that block (0..16).
-    offset: usize,
-    /// Bytes that may still be processed before the counter field would wrap.
-    remaining: u128,
-}
-
-impl Ctr {
-    fn new(key: Arc<LoadedKey>, counter: Block, bits: u32, encrypt: bool) -> Ctr {
-        let mask = u128::MAX >> (128 - bits);
-        let start = u128::from_be_bytes(counter) & mask;
-        // Blocks whose counter values are start..=mask; 2^128 when the whole block counts from
-        // zero, which no input can reach.
-        let blocks = (mask - start).saturating_add(1);
-        Ctr { key, encrypt, counter, offset: 0, remaining: blocks.saturating_mul(BLOCK_LEN as u128) }
-    }
-}
-
-/// Moves a counter block on by `blocks`, as one 128-bit big-endian number like the engine's CTR.
-fn advance(counter: &mut Block, blocks: usize) {
-    *counter = u128::from_be_bytes(*counter).wrapping_add(blocks as u128).to_be_bytes();
-}
-
-impl Cipher for Ctr {
-    fn len(&self, input_len: usize) -> usize {
-        input_len
-    }
-
-    fn run(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize> {
-        self.update(input, out)
-    }
-
-    fn update_len(&self, input_len: usize) -> usize {
-        input_len
-    }
-
-    fn update(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize> {
-        // A wrapped counter would repeat keystream: refuse before producing any output.
-        if input.len() as u128 > self.remaining {
-            return Err(codes(self.encrypt).len);
-        }
-        let key = aes_of(&self.key)?;
-        let dst = room(out, input.len())?;
-        dst.copy_from_slice(input);
-        let take = if self.offset > 0 { (BLOCK_LEN - self.offset).min(dst.len()) } else { 0 };
-        let (first, rest) = dst.split_at_mut(take);
-        if !first.is_empty() {
-            // Finish the block begun by the previous update: its keystream is recomputed whole.
-            let mut block: Zeroizing<Block> = Zeroizing::new([0; BLOCK_LEN]);
-            let span = self.offset..self.offset + take;
-            block[span.clone()].copy_from_slice(first);
-            key.ctr_xor(&self.counter, &mut block[..]).map_err(failed)?;
-            first.copy_from_slice(&block[span]);
-            self.offset += take;
-            if self.offset == BLOCK_LEN {
-                self.offset = 0;
-                advance(&mut self.counter, 1);
-            }
-        }
-        if !rest.is_empty() {
-            key.ctr_xor(&self.counter, rest).map_err(failed)?;
-            advance(&mut self.counter, rest.len() / BLOCK_LEN);
-            self.offset = rest.len() % BLOCK_LEN;
-        }
-        self.remaining -= input.len() as u128;
-        Ok(input.len())
-    }
-
-    fn final_len(&self) -> usize {
-        0
-    }
-
-    fn finish(&mut self, _out: &mut [u8]) -> Result<usize> {
-        Ok(0)
-    }
-}
-
-/// GCM, single-part. aws-lc-rs has no incremental GCM, so multi-part runs through
-/// [`Buffered`]; for decryption that is also what GCM requires: no plaintext before the tag
-/// has been checked.
-struct Gcm {
-    key: Arc<LoadedKey>,
-    nonce: [u8; GCM_NONCE_LEN],
-    aad: Vec<u8>,
-    encrypt: bool,
-}
-
-impl OneShot for Gcm {
-    fn len(&self, input_len: usize) -> usize {
-        if self.encrypt {
-            input_len.saturating_add(GCM_TAG_LEN)
-        } else {
-            input_len.saturating_sub(GCM_TAG_LEN)
-        }
-    }
-
-    fn run(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize> {
-        let key = aes_of(&self.key)?;
-        if self.encrypt {
-            gcm_seal(key, &self.nonce, &self.aad, input, out, ENCRYPTING)
-        } else {
-            gcm_open(key, &self.nonce, &self.aad, input, out, DECRYPTING)
-        }
-    }
-}
-
 /// `CKM_AES_KEY_WRAP` / `CKM_AES_KEY_WRAP_KWP` through `C_Encrypt` and `C_Decrypt`: no padding
 /// beyond RFC 5649's own, single-part (multi-part is buffered).
 struct KeyWrap {
@@ -553,13 +155,9 @@ pub fn cipher_init(mech: &Mechanism, key: &Arc<LoadedKey>, encrypt: bool) -> Res
     aes_of(key)?;
     let key = key.clone();
     Ok(match mode {
-        Mode::Ecb => Box::new(Blocks::new(key, Chaining::Ecb, [0; BLOCK_LEN], encrypt)),
-        Mode::Cbc(iv) => Box::new(Blocks::new(key, Chaining::Cbc, iv, encrypt)),
-        Mode::CbcPad(iv) => Box::new(Blocks::new(key, Chaining::CbcPad, iv, encrypt)),
-        Mode::Ctr { counter, bits } => Box::new(Ctr::new(key, counter, bits, encrypt)),
-        Mode::Gcm { nonce, aad } => Box::new(Buffered::new(Gcm { key, nonce, aad, encrypt })),
-        Mode::Kw => Box::new(Buffered::new(KeyWrap { key, padded: false, encrypt })),
-        Mode::Kwp => Box::new(Buffered::new(KeyWrap { key, padded: true, encrypt })),
+        AesMode::Block(mode) => return block_modes::cipher(mode, key, encrypt),
+        AesMode::Kw => Box::new(Buffered::new(KeyWrap { key, padded: false, encrypt })),
+        AesMode::Kwp => Box::new(Buffered::new(KeyWrap { key, padded: true, encrypt })),
     })
 }
 
@@ -649,7 +247,7 @@ pub fn verify_init(mech: &Mechanism, key: &Arc<LoadedKey>) -> Result<Box<dyn Ver
 }
 
 /// The mechanism of a `C_WrapKey` / `C_UnwrapKey`, checked.
-fn wrap_mode(mech: &Mechanism) -> Result<Mode> {
+fn wrap_mode(mech: &Mechanism) -> Result<AesMode> {
     match mech.ty {
         CKM_AES_CBC_PAD | CKM_AES_GCM | CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_KWP => mode_of(mech),
         _ => Err(Error::MechanismInvalid),
@@ -665,14 +263,12 @@ fn kw_material_len(n: usize) -> Result<usize> {
     if kw_input_ok(false, padded) { Ok(padded) } else { Err(WRAPPING.len) }
 }
 
-fn sized_wrap_len(mode: &Mode, n: usize) -> Result<usize> {
+fn sized_wrap_len(mode: &AesMode, n: usize) -> Result<usize> {
     match mode {
-        Mode::CbcPad(_) => Ok(padded_len(n)),
-        Mode::Gcm { .. } => Ok(n.saturating_add(GCM_TAG_LEN)),
-        Mode::Kw => Ok(kw_len(false, kw_material_len(n)?)),
-        Mode::Kwp if kw_input_ok(true, n) => Ok(kw_len(true, n)),
-        Mode::Kwp => Err(WRAPPING.len),
-        _ => Err(Error::MechanismInvalid),
+        AesMode::Block(mode) => block_modes::wrap_len(mode, n),
+        AesMode::Kw => Ok(kw_len(false, kw_material_len(n)?)),
+        AesMode::Kwp if kw_input_ok(true, n) => Ok(kw_len(true, n)),
+        AesMode::Kwp => Err(WRAPPING.len),
     }
 }
 
@@ -689,43 +285,32 @@ pub fn wrap_len(mech: &Mechanism, key: &LoadedKey, len: usize) -> Result<usize> 
 pub fn wrap(mech: &Mechanism, key: &LoadedKey, material: &[u8]) -> Result<Vec<u8>> {
     let mode = wrap_mode(mech)?;
     let key = wrapping_key(key)?;
-    let mut out = vec![0u8; sized_wrap_len(&mode, material.len())?];
-    let done = match &mode {
-        Mode::CbcPad(iv) => cbc_pad_encrypt(key, *iv, material, &mut out),
-        Mode::Gcm { nonce, aad } => gcm_seal(key, nonce, aad, material, &mut out, WRAPPING),
-        Mode::Kw if !material.len().is_multiple_of(SEMIBLOCK_LEN) => {
-            let mut padded = Zeroizing::new(vec![0u8; kw_material_len(material.len())?]);
-            padded[..material.len()].copy_from_slice(material);
-            kw_seal(key, false, &padded, &mut out, WRAPPING)
-        }
-        Mode::Kw => kw_seal(key, false, material, &mut out, WRAPPING),
-        Mode::Kwp => kw_seal(key, true, material, &mut out, WRAPPING),
-        _ => Err(Error::MechanismInvalid),
+    let padded = match &mode {
+        AesMode::Block(mode) => return block_modes::wrap(mode, key, material),
+        AesMode::Kw => false,
+        AesMode::Kwp => true,
     };
-    match done {
-        Ok(n) => {
-            out.truncate(n);
-            Ok(out)
-        }
-        Err(e) => {
-            // The in-place modes copy the material into `out` before encrypting it.
-            out.zeroize();
-            Err(e)
-        }
-    }
+    let mut out = vec![0u8; sized_wrap_len(&mode, material.len())?];
+    let done = if !padded && !material.len().is_multiple_of(SEMIBLOCK_LEN) {
+        let mut zero_padded = Zeroizing::new(vec![0u8; kw_material_len(material.len())?]);
+        zero_padded[..material.len()].copy_from_slice(material);
+        kw_seal(key, false, &zero_padded, &mut out, WRAPPING)
+    } else {
+        kw_seal(key, padded, material, &mut out, WRAPPING)
+    };
+    block_modes::finish_wrap(out, done)
 }
 
 pub fn unwrap(mech: &Mechanism, key: &LoadedKey, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     let mode = wrap_mode(mech)?;
     let key = aes_of(key).map_err(|_| Error::UnwrappingKeyTypeInconsistent)?;
-    let mut out = Zeroizing::new(vec![0u8; wrapped.len()]);
-    let n = match &mode {
-        Mode::CbcPad(iv) => cbc_pad_decrypt(key, *iv, wrapped, &mut out, UNWRAPPING)?,
-        Mode::Gcm { nonce, aad } => gcm_open(key, nonce, aad, wrapped, &mut out, UNWRAPPING)?,
-        Mode::Kw => kw_open(key, false, wrapped, &mut out, UNWRAPPING)?,
-        Mode::Kwp => kw_open(key, true, wrapped, &mut out, UNWRAPPING)?,
-        _ => return Err(Error::MechanismInvalid),
+    let padded = match &mode {
+        AesMode::Block(mode) => return block_modes::unwrap(mode, key, wrapped),
+        AesMode::Kw => false,
+        AesMode::Kwp => true,
     };
+    let mut out = Zeroizing::new(vec![0u8; wrapped.len()]);
+    let n = kw_open(key, padded, wrapped, &mut out, UNWRAPPING)?;
     out.truncate(n);
     Ok(out)
 }

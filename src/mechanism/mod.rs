@@ -3,6 +3,7 @@
 //! mechanism to its family. Nothing here knows where keys are stored.
 
 pub mod aes;
+mod block_modes;
 pub mod digest;
 pub mod ec;
 pub mod hmac;

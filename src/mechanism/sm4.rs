@@ -1,11 +1,12 @@
 //! SM4 (vendor mechanisms, see `vendor.rs`): `CKM_SM4_KEY_GEN`; `CKM_SM4_ECB`, `CKM_SM4_CBC`,
 //! `CKM_SM4_CBC_PAD`, `CKM_SM4_CTR` and `CKM_SM4_GCM` encryption, of which `CKM_SM4_CBC_PAD`
-//! and `CKM_SM4_GCM` also wrap keys. Each mode behaves as its `CKM_AES_*` counterpart does —
-//! the same parameters, multi-part semantics and return codes — so that an application can
-//! switch between the two ciphers by changing the mechanism and key type alone.
+//! and `CKM_SM4_GCM` also wrap keys. The modes are those of the AES family (`block_modes`):
+//! the same parameters, multi-part semantics and return codes, whose tests run through AES;
+//! the tests here are SM4's own: the standards' examples and OpenSSL's outputs.
 
-use super::{Buffered, Cipher, Generated, Info, LoadedKey, Mechanism, OneShot, Param, value_len};
-use crate::engine::sm4::{BLOCK_LEN, Block, GCM_NONCE_LEN, GCM_TAG_LEN, KEY_LEN, Sm4Key};
+use super::block_modes::{self, Mode, ModeTypes, failed};
+use super::{Cipher, Generated, Info, LoadedKey, Mechanism, Param, value_len};
+use crate::engine::sm4::{KEY_LEN, Sm4Key};
 use crate::error::{Error, Result};
 use crate::object::attribute::{Attributes, Template};
 use crate::vendor::{
@@ -13,7 +14,7 @@ use crate::vendor::{
 };
 use cryptoki_sys::*;
 use std::sync::Arc;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 /// SM4 has one key size, 16 bytes.
 const MIN_KEY: u64 = KEY_LEN as u64;
@@ -33,31 +34,13 @@ pub const MECHANISMS: &[(CK_MECHANISM_TYPE, Info)] = &[
     (CKM_SM4_GCM, Info::new(MIN_KEY, MAX_KEY, CRYPT | WRAP)),
 ];
 
-/// SP 800-38D §5.2.1.1: at most 2^39 - 256 bits of plaintext under one IV.
-const GCM_MAX_TEXT: u64 = (1 << 36) - 32;
-
-/// The `CKR_*` values a transform reports for input of the wrong length and for input that
-/// fails its integrity check; they depend on which function the transform serves.
-#[derive(Debug, Clone, Copy)]
-struct Codes {
-    len: Error,
-    invalid: Error,
-}
-
-const ENCRYPTING: Codes = Codes { len: Error::DataLenRange, invalid: Error::DataInvalid };
-const DECRYPTING: Codes = Codes { len: Error::EncryptedDataLenRange, invalid: Error::EncryptedDataInvalid };
-/// A length the mechanism cannot take is the wrapped key's size being out of range.
-const WRAPPING: Codes = Codes { len: Error::KeySizeRange, invalid: Error::KeyNotWrappable };
-const UNWRAPPING: Codes = Codes { len: Error::WrappedKeyLenRange, invalid: Error::WrappedKeyInvalid };
-
-fn codes(encrypt: bool) -> Codes {
-    if encrypt { ENCRYPTING } else { DECRYPTING }
-}
-
-/// Engine failures that no input can cause (a mode rejecting a length already checked here).
-fn failed<E>(_: E) -> Error {
-    Error::FunctionFailed
-}
+const MODES: ModeTypes = ModeTypes {
+    ecb: CKM_SM4_ECB,
+    cbc: CKM_SM4_CBC,
+    cbc_pad: CKM_SM4_CBC_PAD,
+    ctr: CKM_SM4_CTR,
+    gcm: CKM_SM4_GCM,
+};
 
 fn sm4_of(key: &LoadedKey) -> Result<&Sm4Key> {
     match key {
@@ -66,423 +49,20 @@ fn sm4_of(key: &LoadedKey) -> Result<&Sm4Key> {
     }
 }
 
-/// The first `n` bytes of `out`. The token layer sizes `out` from `len`, `update_len` and
-/// `final_len`; this keeps a broken promise from becoming a panic.
-fn room(out: &mut [u8], n: usize) -> Result<&mut [u8]> {
-    out.get_mut(..n).ok_or(Error::BufferTooSmall(n))
-}
-
-/// A mechanism's parameter, checked.
-enum Mode {
-    Ecb,
-    Cbc(Block),
-    CbcPad(Block),
-    Ctr { counter: Block, bits: u32 },
-    Gcm { nonce: [u8; GCM_NONCE_LEN], aad: Vec<u8> },
-}
-
-fn iv_of(iv: &[u8]) -> Result<Block> {
-    iv.try_into().map_err(|_| Error::MechanismParamInvalid)
-}
-
 fn mode_of(mech: &Mechanism) -> Result<Mode> {
-    let p = &mech.param;
-    Ok(match mech.ty {
-        CKM_SM4_ECB if *p == Param::None => Mode::Ecb,
-        CKM_SM4_CBC | CKM_SM4_CBC_PAD => {
-            let Param::Bytes(iv) = p else { return Err(Error::MechanismParamInvalid) };
-            if mech.ty == CKM_SM4_CBC { Mode::Cbc(iv_of(iv)?) } else { Mode::CbcPad(iv_of(iv)?) }
-        }
-        CKM_SM4_CTR => match p {
-            Param::Ctr { counter_bits: bits @ 1..=128, counter_block } => {
-                Mode::Ctr { counter: *counter_block, bits: *bits as u32 }
-            }
-            _ => return Err(Error::MechanismParamInvalid),
-        },
-        CKM_SM4_GCM => {
-            let Param::Gcm { iv, aad, tag_bits } = p else { return Err(Error::MechanismParamInvalid) };
-            // The AES family takes only 96-bit IVs and 128-bit tags (all aws-lc-rs implements);
-            // SM4 keeps to the same so that the two GCMs accept the same parameters.
-            if *tag_bits != 128 {
-                return Err(Error::MechanismParamInvalid);
-            }
-            let nonce = iv.as_slice().try_into().map_err(|_| Error::MechanismParamInvalid)?;
-            Mode::Gcm { nonce, aad: aad.clone() }
-        }
-        CKM_SM4_ECB => return Err(Error::MechanismParamInvalid),
-        _ => return Err(Error::MechanismInvalid),
-    })
-}
-
-/// Length of `n` bytes after PKCS#7 padding to whole blocks (always at least one pad byte).
-/// Saturating, like the other length functions: a size query may name any length.
-fn padded_len(n: usize) -> usize {
-    (n / BLOCK_LEN).saturating_add(1).saturating_mul(BLOCK_LEN)
-}
-
-/// The PKCS#7 pad length of a final block, or `None` when the padding is malformed. Every byte
-/// is examined whatever the outcome, so the time taken does not say where the padding went
-/// wrong (the return code still says that it did, as PKCS#11 requires).
-fn pad_len(block: &Block) -> Option<usize> {
-    let pad = block[BLOCK_LEN - 1];
-    let mut bad = u8::from(pad == 0) | u8::from(pad as usize > BLOCK_LEN);
-    for (i, b) in block.iter().enumerate() {
-        let in_pad = u8::from(BLOCK_LEN - i <= pad as usize);
-        bad |= in_pad & u8::from(*b != pad);
-    }
-    (bad == 0).then_some(pad as usize)
-}
-
-/// Writes the unpadded content of a decrypted final block to `out`.
-fn unpad_into(block: &Block, out: &mut [u8], codes: Codes) -> Result<usize> {
-    let keep = BLOCK_LEN - pad_len(block).ok_or(codes.invalid)?;
-    room(out, keep)?.copy_from_slice(&block[..keep]);
-    Ok(keep)
-}
-
-/// Single-part CBC with PKCS#7 padding, written straight into `out`.
-fn cbc_pad_encrypt(key: &Sm4Key, mut iv: Block, input: &[u8], out: &mut [u8]) -> Result<usize> {
-    let total = padded_len(input.len());
-    let dst = room(out, total)?;
-    dst[..input.len()].copy_from_slice(input);
-    dst[input.len()..].fill((total - input.len()) as u8);
-    if let Err(e) = key.cbc_encrypt(&mut iv, dst) {
-        dst.fill(0);
-        return Err(failed(e));
-    }
-    Ok(total)
-}
-
-/// Single-part CBC decryption and unpadding. The last block is decrypted apart so that `out`
-/// need only hold the plaintext, not the padding.
-fn cbc_pad_decrypt(key: &Sm4Key, mut iv: Block, input: &[u8], out: &mut [u8], codes: Codes) -> Result<usize> {
-    if input.is_empty() || !input.len().is_multiple_of(BLOCK_LEN) {
-        return Err(codes.len);
-    }
-    let (body, last) = input.split_at(input.len() - BLOCK_LEN);
-    // At least one byte of the last block is padding.
-    let (head, tail) = room(out, input.len() - 1)?.split_at_mut(body.len());
-    head.copy_from_slice(body);
-    let mut block: Zeroizing<Block> = Zeroizing::new([0; BLOCK_LEN]);
-    block.copy_from_slice(last);
-    let done = key
-        .cbc_decrypt(&mut iv, head)
-        .and_then(|()| key.cbc_decrypt(&mut iv, &mut block[..]))
-        .map_err(failed)
-        .and_then(|()| unpad_into(&block, tail, codes));
-    match done {
-        Ok(n) => Ok(body.len() + n),
-        Err(e) => {
-            head.fill(0);
-            Err(e)
-        }
-    }
-}
-
-fn gcm_seal(
-    key: &Sm4Key,
-    nonce: &[u8; GCM_NONCE_LEN],
-    aad: &[u8],
-    input: &[u8],
-    out: &mut [u8],
-    codes: Codes,
-) -> Result<usize> {
-    if input.len() as u64 > GCM_MAX_TEXT {
-        return Err(codes.len);
-    }
-    let total = input.len() + GCM_TAG_LEN;
-    let (text, tag) = room(out, total)?.split_at_mut(input.len());
-    let tag: &mut [u8; GCM_TAG_LEN] = tag.try_into().map_err(failed)?;
-    key.gcm_seal(nonce, aad, input, text, tag).map_err(failed)?;
-    Ok(total)
-}
-
-fn gcm_open(
-    key: &Sm4Key,
-    nonce: &[u8; GCM_NONCE_LEN],
-    aad: &[u8],
-    input: &[u8],
-    out: &mut [u8],
-    codes: Codes,
-) -> Result<usize> {
-    let text_len = input.len().checked_sub(GCM_TAG_LEN).ok_or(codes.len)?;
-    if text_len as u64 > GCM_MAX_TEXT {
-        return Err(codes.len);
-    }
-    let (text, tag) = input.split_at(text_len);
-    let tag: &[u8; GCM_TAG_LEN] = tag.try_into().map_err(failed)?;
-    key.gcm_open(nonce, aad, text, tag, room(out, text_len)?).map_err(|_| codes.invalid)?;
-    Ok(text_len)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chaining {
-    Ecb,
-    Cbc,
-    CbcPad,
-}
-
-/// ECB, CBC and CBC_PAD: whole blocks go out as soon as they are complete; a partial block
-/// waits in `held`. CBC_PAD decryption also holds back the last whole block, because only
-/// `finish` knows that it carries the padding.
-struct Blocks {
-    key: Arc<LoadedKey>,
-    chaining: Chaining,
-    encrypt: bool,
-    iv: Block,
-    held: Zeroizing<Block>,
-    held_len: usize,
-}
-
-impl Blocks {
-    fn new(key: Arc<LoadedKey>, chaining: Chaining, iv: Block, encrypt: bool) -> Blocks {
-        Blocks { key, chaining, encrypt, iv, held: Zeroizing::new([0; BLOCK_LEN]), held_len: 0 }
-    }
-
-    fn holds_last_block(&self) -> bool {
-        self.chaining == Chaining::CbcPad && !self.encrypt
-    }
-
-    /// Bytes released by an update when `total` bytes are pending.
-    fn releasable(&self, total: usize) -> usize {
-        let keep_from = if self.holds_last_block() { total.saturating_sub(1) } else { total };
-        keep_from / BLOCK_LEN * BLOCK_LEN
-    }
-
-    /// Encrypts or decrypts whole blocks in place, continuing the chain.
-    fn transform(&mut self, data: &mut [u8]) -> Result<()> {
-        let key = sm4_of(&self.key)?;
-        let r = match (self.chaining, self.encrypt) {
-            (Chaining::Ecb, true) => key.ecb_encrypt(data),
-            (Chaining::Ecb, false) => key.ecb_decrypt(data),
-            (_, true) => key.cbc_encrypt(&mut self.iv, data),
-            (_, false) => key.cbc_decrypt(&mut self.iv, data),
-        };
-        r.map_err(|e| {
-            data.fill(0);
-            failed(e)
-        })
-    }
-}
-
-impl Cipher for Blocks {
-    fn len(&self, input_len: usize) -> usize {
-        match (self.chaining, self.encrypt) {
-            (Chaining::CbcPad, true) => padded_len(input_len),
-            (Chaining::CbcPad, false) => input_len.saturating_sub(1),
-            _ => input_len,
-        }
-    }
-
-    fn run(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize> {
-        match (self.chaining, self.encrypt) {
-            (Chaining::CbcPad, true) => cbc_pad_encrypt(sm4_of(&self.key)?, self.iv, input, out),
-            (Chaining::CbcPad, false) => cbc_pad_decrypt(sm4_of(&self.key)?, self.iv, input, out, DECRYPTING),
-            _ => {
-                if !input.len().is_multiple_of(BLOCK_LEN) {
-                    return Err(codes(self.encrypt).len);
-                }
-                let dst = room(out, input.len())?;
-                dst.copy_from_slice(input);
-                self.transform(dst)?;
-                Ok(input.len())
-            }
-        }
-    }
-
-    fn update_len(&self, input_len: usize) -> usize {
-        self.releasable(self.held_len.saturating_add(input_len))
-    }
-
-    fn update(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize> {
-        let total = self.held_len + input.len();
-        let n = self.releasable(total);
-        if n == 0 {
-            self.held[self.held_len..total].copy_from_slice(input);
-            self.held_len = total;
-            return Ok(0);
-        }
-        // n is at least one block, so everything held goes out first.
-        let from_input = n - self.held_len;
-        let dst = room(out, n)?;
-        dst[..self.held_len].copy_from_slice(&self.held[..self.held_len]);
-        dst[self.held_len..].copy_from_slice(&input[..from_input]);
-        self.transform(dst)?;
-        let rest = &input[from_input..];
-        self.held[..rest.len()].copy_from_slice(rest);
-        self.held_len = rest.len();
-        Ok(n)
-    }
-
-    fn final_len(&self) -> usize {
-        match (self.chaining, self.encrypt) {
-            (Chaining::CbcPad, true) => BLOCK_LEN,
-            // At least one byte of the held block is padding.
-            (Chaining::CbcPad, false) => BLOCK_LEN - 1,
-            _ => 0,
-        }
-    }
-
-    fn finish(&mut self, out: &mut [u8]) -> Result<usize> {
-        match (self.chaining, self.encrypt) {
-            (Chaining::CbcPad, true) => {
-                let dst = room(out, BLOCK_LEN)?;
-                dst.copy_from_slice(&self.held[..]);
-                dst[self.held_len..].fill((BLOCK_LEN - self.held_len) as u8);
-                self.held_len = 0;
-                self.transform(dst)?;
-                Ok(BLOCK_LEN)
-            }
-            (Chaining::CbcPad, false) => {
-                if self.held_len != BLOCK_LEN {
-                    return Err(Error::EncryptedDataLenRange);
-                }
-                let mut block = self.held.clone();
-                self.held_len = 0;
-                self.transform(&mut block[..])?;
-                unpad_into(&block, out, DECRYPTING)
-            }
-            _ if self.held_len != 0 => Err(codes(self.encrypt).len),
-            _ => Ok(0),
-        }
-    }
-}
-
-/// CTR mode (SP 800-38A §6.5) with the counter in the low `bits` bits of the counter block.
-struct Ctr {
-    key: Arc<LoadedKey>,
-    encrypt: bool,
-    /// The counter block of the block that `offset` points into.
-    counter: Block,
-    /// Keystream bytes already used from that block (0..16).
-    offset: usize,
-    /// Bytes that may still be processed before the counter field would wrap.
-    remaining: u128,
-}
-
-impl Ctr {
-    fn new(key: Arc<LoadedKey>, counter: Block, bits: u32, encrypt: bool) -> Ctr {
-        let mask = u128::MAX >> (128 - bits);
-        let start = u128::from_be_bytes(counter) & mask;
-        // Blocks whose counter values are start..=mask; 2^128 when the whole block counts from
-        // zero, which no input can reach.
-        let blocks = (mask - start).saturating_add(1);
-        Ctr { key, encrypt, counter, offset: 0, remaining: blocks.saturating_mul(BLOCK_LEN as u128) }
-    }
-}
-
-/// Moves a counter block on by `blocks`, as one 128-bit big-endian number like the engine's CTR.
-fn advance(counter: &mut Block, blocks: usize) {
-    *counter = u128::from_be_bytes(*counter).wrapping_add(blocks as u128).to_be_bytes();
-}
-
-impl Cipher for Ctr {
-    fn len(&self, input_len: usize) -> usize {
-        input_len
-    }
-
-    fn run(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize> {
-        self.update(input, out)
-    }
-
-    fn update_len(&self, input_len: usize) -> usize {
-        input_len
-    }
-
-    fn update(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize> {
-        // A wrapped counter would repeat keystream: refuse before producing any output.
-        if input.len() as u128 > self.remaining {
-            return Err(codes(self.encrypt).len);
-        }
-        let key = sm4_of(&self.key)?;
-        let dst = room(out, input.len())?;
-        dst.copy_from_slice(input);
-        let take = if self.offset > 0 { (BLOCK_LEN - self.offset).min(dst.len()) } else { 0 };
-        let (first, rest) = dst.split_at_mut(take);
-        if !first.is_empty() {
-            // Finish the block begun by the previous update: its keystream is recomputed whole.
-            let mut block: Zeroizing<Block> = Zeroizing::new([0; BLOCK_LEN]);
-            let span = self.offset..self.offset + take;
-            block[span.clone()].copy_from_slice(first);
-            key.ctr_xor(&self.counter, &mut block[..]).map_err(failed)?;
-            first.copy_from_slice(&block[span]);
-            self.offset += take;
-            if self.offset == BLOCK_LEN {
-                self.offset = 0;
-                advance(&mut self.counter, 1);
-            }
-        }
-        if !rest.is_empty() {
-            key.ctr_xor(&self.counter, rest).map_err(failed)?;
-            advance(&mut self.counter, rest.len() / BLOCK_LEN);
-            self.offset = rest.len() % BLOCK_LEN;
-        }
-        self.remaining -= input.len() as u128;
-        Ok(input.len())
-    }
-
-    fn final_len(&self) -> usize {
-        0
-    }
-
-    fn finish(&mut self, _out: &mut [u8]) -> Result<usize> {
-        Ok(0)
-    }
-}
-
-/// GCM, single-part; multi-part runs through [`Buffered`], as the AES family's does. For
-/// decryption that is what GCM requires anyway: no plaintext before the tag has been checked.
-struct Gcm {
-    key: Arc<LoadedKey>,
-    nonce: [u8; GCM_NONCE_LEN],
-    aad: Vec<u8>,
-    encrypt: bool,
-}
-
-impl OneShot for Gcm {
-    fn len(&self, input_len: usize) -> usize {
-        if self.encrypt {
-            input_len.saturating_add(GCM_TAG_LEN)
-        } else {
-            input_len.saturating_sub(GCM_TAG_LEN)
-        }
-    }
-
-    fn run(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize> {
-        let key = sm4_of(&self.key)?;
-        if self.encrypt {
-            gcm_seal(key, &self.nonce, &self.aad, input, out, ENCRYPTING)
-        } else {
-            gcm_open(key, &self.nonce, &self.aad, input, out, DECRYPTING)
-        }
-    }
+    block_modes::mode_of(mech, &MODES)?.ok_or(Error::MechanismInvalid)
 }
 
 pub fn cipher_init(mech: &Mechanism, key: &Arc<LoadedKey>, encrypt: bool) -> Result<Box<dyn Cipher>> {
     let mode = mode_of(mech)?;
     sm4_of(key)?;
-    let key = key.clone();
-    Ok(match mode {
-        Mode::Ecb => Box::new(Blocks::new(key, Chaining::Ecb, [0; BLOCK_LEN], encrypt)),
-        Mode::Cbc(iv) => Box::new(Blocks::new(key, Chaining::Cbc, iv, encrypt)),
-        Mode::CbcPad(iv) => Box::new(Blocks::new(key, Chaining::CbcPad, iv, encrypt)),
-        Mode::Ctr { counter, bits } => Box::new(Ctr::new(key, counter, bits, encrypt)),
-        Mode::Gcm { nonce, aad } => Box::new(Buffered::new(Gcm { key, nonce, aad, encrypt })),
-    })
+    block_modes::cipher(mode, key.clone(), encrypt)
 }
 
 /// The mechanism of a `C_WrapKey` / `C_UnwrapKey`, checked.
 fn wrap_mode(mech: &Mechanism) -> Result<Mode> {
     match mech.ty {
         CKM_SM4_CBC_PAD | CKM_SM4_GCM => mode_of(mech),
-        _ => Err(Error::MechanismInvalid),
-    }
-}
-
-fn sized_wrap_len(mode: &Mode, n: usize) -> Result<usize> {
-    match mode {
-        Mode::CbcPad(_) => Ok(padded_len(n)),
-        Mode::Gcm { .. } => Ok(n.saturating_add(GCM_TAG_LEN)),
         _ => Err(Error::MechanismInvalid),
     }
 }
@@ -494,42 +74,18 @@ fn wrapping_key(key: &LoadedKey) -> Result<&Sm4Key> {
 pub fn wrap_len(mech: &Mechanism, key: &LoadedKey, len: usize) -> Result<usize> {
     let mode = wrap_mode(mech)?;
     wrapping_key(key)?;
-    sized_wrap_len(&mode, len)
+    block_modes::wrap_len(&mode, len)
 }
 
 pub fn wrap(mech: &Mechanism, key: &LoadedKey, material: &[u8]) -> Result<Vec<u8>> {
     let mode = wrap_mode(mech)?;
-    let key = wrapping_key(key)?;
-    let mut out = vec![0u8; sized_wrap_len(&mode, material.len())?];
-    let done = match &mode {
-        Mode::CbcPad(iv) => cbc_pad_encrypt(key, *iv, material, &mut out),
-        Mode::Gcm { nonce, aad } => gcm_seal(key, nonce, aad, material, &mut out, WRAPPING),
-        _ => Err(Error::MechanismInvalid),
-    };
-    match done {
-        Ok(n) => {
-            out.truncate(n);
-            Ok(out)
-        }
-        Err(e) => {
-            // CBC_PAD copies the material into `out` before encrypting it.
-            out.zeroize();
-            Err(e)
-        }
-    }
+    block_modes::wrap(&mode, wrapping_key(key)?, material)
 }
 
 pub fn unwrap(mech: &Mechanism, key: &LoadedKey, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     let mode = wrap_mode(mech)?;
     let key = sm4_of(key).map_err(|_| Error::UnwrappingKeyTypeInconsistent)?;
-    let mut out = Zeroizing::new(vec![0u8; wrapped.len()]);
-    let n = match &mode {
-        Mode::CbcPad(iv) => cbc_pad_decrypt(key, *iv, wrapped, &mut out, UNWRAPPING)?,
-        Mode::Gcm { nonce, aad } => gcm_open(key, nonce, aad, wrapped, &mut out, UNWRAPPING)?,
-        _ => return Err(Error::MechanismInvalid),
-    };
-    out.truncate(n);
-    Ok(out)
+    block_modes::unwrap(&mode, key, wrapped)
 }
 
 /// The attributes computed from a key value.
@@ -771,19 +327,6 @@ mod tests {
     }
 
     #[test]
-    fn ecb_and_cbc_need_whole_blocks() {
-        let k = key(&[1; 16]);
-        for m in [Mechanism::new(CKM_SM4_ECB), cbc(CKM_SM4_CBC, &[0; 16])] {
-            assert_eq!(single(&m, &k, true, &[0; 17]), Err(Error::DataLenRange));
-            assert_eq!(single(&m, &k, false, &[0; 15]), Err(Error::EncryptedDataLenRange));
-            assert_eq!(parts(&m, &k, true, &[0; 20], &[7]), Err(Error::DataLenRange));
-            assert_eq!(parts(&m, &k, false, &[0; 33], &[16]), Err(Error::EncryptedDataLenRange));
-            assert_eq!(single(&m, &k, true, &[]).unwrap(), Vec::<u8>::new());
-            assert_eq!(parts(&m, &k, false, &[], &[1]).unwrap(), Vec::<u8>::new());
-        }
-    }
-
-    #[test]
     fn short_output_buffers_are_refused() {
         let k = key(&[1; 16]);
         let mut c = cipher_init(&cbc(CKM_SM4_CBC, &[0; 16]), &k, true).unwrap();
@@ -794,115 +337,6 @@ mod tests {
         assert_eq!(c.run(&[0; 4], &mut [0; 19]), Err(Error::BufferTooSmall(20)));
         let mut c = cipher_init(&ctr(128, OSSL_IV), &k, true).unwrap();
         assert_eq!(c.update(&[0; 4], &mut [0; 3]), Err(Error::BufferTooSmall(4)));
-    }
-
-    #[test]
-    fn cbc_pad_every_length_and_split() {
-        let k = key(&h(GB_KEY));
-        let m = cbc(CKM_SM4_CBC_PAD, &h(OSSL_IV));
-        let plain: Vec<u8> = (0..70u8).collect();
-        for n in 0..=plain.len() {
-            let pt = &plain[..n];
-            let ct = single(&m, &k, true, pt).unwrap();
-            assert_eq!(ct.len(), (n / 16 + 1) * 16);
-            // Padding is what CBC without padding would see as the last block's tail.
-            let mut padded = pt.to_vec();
-            padded.resize(ct.len(), (ct.len() - n) as u8);
-            assert_eq!(single(&cbc(CKM_SM4_CBC, &h(OSSL_IV)), &k, true, &padded).unwrap(), ct);
-            check_all_ways(&m, &k, pt, &ct);
-        }
-    }
-
-    #[test]
-    fn cbc_pad_decrypt_holds_back_the_last_block() {
-        let k = key(&[2; 16]);
-        let m = cbc(CKM_SM4_CBC_PAD, &[9; 16]);
-        let pt = [5u8; 32];
-        let ct = single(&m, &k, true, &pt).unwrap();
-        assert_eq!(ct.len(), 48);
-        let mut c = cipher_init(&m, &k, false).unwrap();
-        assert_eq!(c.update_len(16), 0);
-        let mut out = [0u8; 48];
-        assert_eq!(c.update(&ct[..16], &mut out).unwrap(), 0);
-        // 48 bytes pending: the first two blocks go out, the padding block stays.
-        assert_eq!(c.update_len(32), 32);
-        assert_eq!(c.update(&ct[16..48], &mut out).unwrap(), 32);
-        assert_eq!(out[..32], pt);
-        assert_eq!(c.final_len(), 15);
-        assert_eq!(c.finish(&mut out).unwrap(), 0, "a whole block of padding");
-        // Encryption releases whole blocks at once and pads at the end.
-        let mut c = cipher_init(&m, &k, true).unwrap();
-        assert_eq!(c.update_len(32), 32);
-        assert_eq!(c.update(&pt, &mut out).unwrap(), 32);
-        assert_eq!(c.final_len(), 16);
-        assert_eq!(c.finish(&mut out[32..]).unwrap(), 16);
-        assert_eq!(out[..], ct[..]);
-    }
-
-    #[test]
-    fn cbc_pad_rejects_bad_padding_and_lengths() {
-        let k = key(&[3; 16]);
-        let iv = [4u8; 16];
-        let m = cbc(CKM_SM4_CBC_PAD, &iv);
-        // Blocks that decrypt to chosen bytes: encrypt them with raw CBC.
-        let raw = |last: [u8; 16]| {
-            let mut pt = vec![0x41u8; 16];
-            pt.extend_from_slice(&last);
-            single(&cbc(CKM_SM4_CBC, &iv), &k, true, &pt).unwrap()
-        };
-        let mut zero_pad = [0x41u8; 16];
-        zero_pad[15] = 0;
-        let mut too_long = [0x41u8; 16];
-        too_long[15] = 17;
-        let mut uneven = [3u8; 16];
-        uneven[13] = 2;
-        for last in [zero_pad, too_long, uneven] {
-            let ct = raw(last);
-            assert_eq!(single(&m, &k, false, &ct), Err(Error::EncryptedDataInvalid));
-            assert_eq!(parts(&m, &k, false, &ct, &[5]), Err(Error::EncryptedDataInvalid));
-        }
-        let mut all_pad = [16u8; 16];
-        assert_eq!(single(&m, &k, false, &raw(all_pad)).unwrap(), vec![0x41; 16]);
-        all_pad[0] = 15;
-        assert_eq!(single(&m, &k, false, &raw(all_pad)), Err(Error::EncryptedDataInvalid));
-        assert_eq!(single(&m, &k, false, &[]), Err(Error::EncryptedDataLenRange));
-        assert_eq!(single(&m, &k, false, &[0; 31]), Err(Error::EncryptedDataLenRange));
-        assert_eq!(parts(&m, &k, false, &[0; 20], &[20]), Err(Error::EncryptedDataLenRange));
-        assert_eq!(parts(&m, &k, false, &[], &[1]), Err(Error::EncryptedDataLenRange));
-    }
-
-    #[test]
-    fn cbc_pad_failure_leaves_no_plaintext() {
-        let k = key(&[3; 16]);
-        let ct = single(&cbc(CKM_SM4_CBC, &[0; 16]), &k, true, &[0x41; 32]).unwrap();
-        let mut c = cipher_init(&cbc(CKM_SM4_CBC_PAD, &[0; 16]), &k, false).unwrap();
-        let mut out = [0u8; 32];
-        assert_eq!(c.run(&ct, &mut out), Err(Error::EncryptedDataInvalid));
-        assert_eq!(out, [0; 32]);
-    }
-
-    #[test]
-    fn ctr_refuses_to_wrap_its_counter() {
-        let k = key(&[5; 16]);
-        // 8-bit counter at 0xfe: two blocks remain.
-        let m = ctr(8, "000102030405060708090a0b0c0d0efe");
-        assert_eq!(single(&m, &k, true, &[0; 32]).unwrap().len(), 32);
-        assert_eq!(single(&m, &k, true, &[0; 33]), Err(Error::DataLenRange));
-        assert_eq!(single(&m, &k, false, &[0; 33]), Err(Error::EncryptedDataLenRange));
-        let mut c = cipher_init(&m, &k, true).unwrap();
-        let mut out = [0u8; 32];
-        assert_eq!(c.update(&[0; 20], &mut out).unwrap(), 20);
-        assert_eq!(c.update(&[0; 12], &mut out).unwrap(), 12);
-        assert_eq!(c.update(&[0; 1], &mut out), Err(Error::DataLenRange));
-        assert_eq!(c.finish(&mut out).unwrap(), 0);
-        // A full 128-bit counter at its last value has one block.
-        let m = ctr(128, "ffffffffffffffffffffffffffffffff");
-        assert_eq!(single(&m, &k, true, &[0; 16]).unwrap().len(), 16);
-        assert_eq!(single(&m, &k, true, &[0; 17]), Err(Error::DataLenRange));
-        // Only the counter field's bits count: the nonce bits above it may be all ones.
-        let m = ctr(1, "fffffffffffffffffffffffffffffffe");
-        assert_eq!(single(&m, &k, true, &[0; 32]).unwrap().len(), 32);
-        assert_eq!(single(&m, &k, true, &[0; 33]), Err(Error::DataLenRange));
     }
 
     #[test]
@@ -965,28 +399,6 @@ mod tests {
         assert_eq!(sealed.len(), 16);
         assert_eq!(single(&m, &k, false, &sealed).unwrap(), Vec::<u8>::new());
         assert_eq!(single(&gcm(&[0; 12], b"other"), &k, false, &sealed), Err(Error::EncryptedDataInvalid));
-    }
-
-    #[test]
-    fn gcm_decrypt_releases_nothing_before_the_tag() {
-        let k = key(&[8; 16]);
-        let m = gcm(&[1; 12], b"");
-        let mut sealed = single(&m, &k, true, &[0x55; 40]).unwrap();
-        let mut c = cipher_init(&m, &k, false).unwrap();
-        let mut out = [0u8; 64];
-        for part in sealed.chunks(11) {
-            assert_eq!(c.update_len(part.len()), 0);
-            assert_eq!(c.update(part, &mut out).unwrap(), 0);
-        }
-        assert_eq!(c.final_len(), 40);
-        assert_eq!(c.finish(&mut out).unwrap(), 40);
-        assert_eq!(out[..40], [0x55; 40]);
-        sealed[3] ^= 1;
-        let mut c = cipher_init(&m, &k, false).unwrap();
-        let mut out = [0u8; 40];
-        c.update(&sealed, &mut out).unwrap();
-        assert_eq!(c.finish(&mut out), Err(Error::EncryptedDataInvalid));
-        assert_eq!(out, [0; 40]);
     }
 
     #[test]

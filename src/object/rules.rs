@@ -236,8 +236,8 @@ pub fn new_object(
         }
         CKO_CERTIFICATE => certificate_defaults(&mut attrs)?,
         CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY => {
-            if key_type.is_some_and(crate::mechanism::is_ec_key_type) {
-                // EC keys sign and agree keys; they never encrypt or wrap.
+            if key_type == Some(CKK_EC) {
+                // EC keys sign and agree keys; they never encrypt or wrap (SM2 keys do both).
                 for ty in [CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP] {
                     attrs.set_default(ty, bool_bytes(false));
                 }

@@ -514,6 +514,12 @@ impl<'a> Mech<'a> {
         Mech::with(CKM_ECDH1_DERIVE, &p)
     }
 
+    /// The same parameter under another mechanism type (`CKM_SM4_GCM` takes `CK_GCM_PARAMS`).
+    pub fn retyped(mut self, ty: CK_MECHANISM_TYPE) -> Mech<'a> {
+        self.ty = ty;
+        self
+    }
+
     /// The same mechanism with `ulParameterLen` set to `len` (the parameter bytes unchanged).
     pub fn with_len(mut self, len: CK_ULONG) -> Mech<'a> {
         self.len_override = Some(len);
