@@ -1,11 +1,14 @@
 //! The library's hot paths through the C ABI, as an application drives them: AES-GCM of 1 KiB,
-//! ECDSA P-256 signing of a digest, RSA-2048 PKCS#1 v1.5 signing of 1 KiB. Each iteration is one
-//! `C_*Init` plus the two-call `C_Encrypt`/`C_Sign`, as the `cryptoki` crate makes it.
+//! ECDSA P-256 signing of a digest, RSA-2048 PKCS#1 v1.5 signing of 1 KiB, SM2 signing of a
+//! digest and SM4-CBC of 1 KiB. Each iteration is one `C_*Init` plus the two-call
+//! `C_Encrypt`/`C_Sign`, as the `cryptoki` crate makes it.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::aead::GcmParams;
-use cryptoki::object::Attribute;
+use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{Attribute, KeyType};
+use kms_pkcs11::vendor::{CKK_SM2, CKK_SM4, CKM_SM2, CKM_SM2_KEY_PAIR_GEN, CKM_SM4_CBC, CKM_SM4_KEY_GEN};
 use std::hint::black_box;
 
 #[path = "../tests/common/mod.rs"]
@@ -37,6 +40,28 @@ fn hot_paths(c: &mut Criterion) {
         )
         .expect("RSA key pair");
 
+    let vendor = |m| MechanismType::new_vendor_defined(m).expect("vendor mechanism");
+    let (_, sm2) = session
+        .generate_key_pair(
+            &Mechanism::VendorDefined(VendorDefinedMechanism::new::<()>(vendor(CKM_SM2_KEY_PAIR_GEN), None)),
+            &[
+                Attribute::Token(true),
+                Attribute::KeyType(KeyType::new_vendor_defined(CKK_SM2).expect("key type")),
+            ],
+            &[Attribute::Token(true), Attribute::Sign(true)],
+        )
+        .expect("SM2 key pair");
+    let sm4 = session
+        .generate_key(
+            &Mechanism::VendorDefined(VendorDefinedMechanism::new::<()>(vendor(CKM_SM4_KEY_GEN), None)),
+            &[
+                Attribute::Token(true),
+                Attribute::KeyType(KeyType::new_vendor_defined(CKK_SM4).expect("key type")),
+                Attribute::Encrypt(true),
+            ],
+        )
+        .expect("SM4 key");
+
     let data = vec![0x5au8; 1024];
     let aad = [0u8; 32];
     let mut counter = 0u64;
@@ -55,6 +80,15 @@ fn hot_paths(c: &mut Criterion) {
     });
     c.bench_function("rsa2048_sha256_pkcs1_sign_1k", |b| {
         b.iter(|| black_box(session.sign(&Mechanism::Sha256RsaPkcs, rsa, &data).expect("sign")))
+    });
+    let sm2_mech = Mechanism::VendorDefined(VendorDefinedMechanism::new::<()>(vendor(CKM_SM2), None));
+    c.bench_function("sm2_sign", |b| {
+        b.iter(|| black_box(session.sign(&sm2_mech, sm2, &digest).expect("sign")))
+    });
+    let iv = [0x24u8; 16];
+    let sm4_mech = Mechanism::VendorDefined(VendorDefinedMechanism::new(vendor(CKM_SM4_CBC), Some(&iv)));
+    c.bench_function("sm4_cbc_encrypt_1k", |b| {
+        b.iter(|| black_box(session.encrypt(&sm4_mech, sm4, &data).expect("encrypt")))
     });
 }
 
