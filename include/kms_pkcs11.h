@@ -60,4 +60,56 @@
 #define CKA_KMS_BASE 0x804B4D00UL
 #define CKM_KMS_BASE 0x804B4D00UL
 
+/* The managed key's id (UTF-8, a 36-character UUID). */
+#define CKA_KMS_KEY_ID 0x804B4D01UL
+/* The key version this object acts with (UTF-8 UUID); on a managed key, the primary's. */
+#define CKA_KMS_KEY_VERSION_ID 0x804B4D02UL
+/* The primary version of the managed key (UTF-8 UUID). */
+#define CKA_KMS_PRIMARY_VERSION_ID 0x804B4D03UL
+/* Key spec (UTF-8): Aliyun_AES_256, Aliyun_SM4, RSA_2048, EC_P256, EC_P256K, EC_SM2, ... */
+#define CKA_KMS_KEY_SPEC 0x804B4D04UL
+/* Key usage (UTF-8): ENCRYPT/DECRYPT, SIGN/VERIFY, or both joined by a comma. */
+#define CKA_KMS_KEY_USAGE 0x804B4D05UL
+/* Key state (UTF-8): Enabled, Disabled, PendingDeletion, PendingImport. */
+#define CKA_KMS_KEY_STATE 0x804B4D06UL
+/* Origin (UTF-8): Aliyun_KMS or EXTERNAL. */
+#define CKA_KMS_ORIGIN 0x804B4D07UL
+/* Automatic rotation interval in seconds (CK_ULONG); 0 = no automatic rotation. */
+#define CKA_KMS_ROTATION_INTERVAL 0x804B4D08UL
+/* When the next automatic rotation is due, Unix seconds (CK_ULONG); 0 = none. */
+#define CKA_KMS_NEXT_ROTATION 0x804B4D09UL
+/* When a key pending deletion is deleted, Unix seconds (CK_ULONG); 0 = not pending. */
+#define CKA_KMS_DELETION_DATE 0x804B4D0AUL
+/* Tags: a JSON object of strings (UTF-8). */
+#define CKA_KMS_TAGS 0x804B4D0BUL
+/* Aliases: a JSON array of alias/... names (UTF-8). */
+#define CKA_KMS_ALIASES 0x804B4D0CUL
+/* Description (UTF-8). */
+#define CKA_KMS_DESCRIPTION 0x804B4D0DUL
+/* Creation time, Unix seconds (CK_ULONG). */
+#define CKA_KMS_CREATION_DATE 0x804B4D0EUL
+/* Deletion protection (CK_BBOOL). */
+#define CKA_KMS_DELETION_PROTECTION 0x804B4D0FUL
+/* Protection level (UTF-8): SOFTWARE (local backend) or HSM. */
+#define CKA_KMS_PROTECTION_LEVEL 0x804B4D10UL
+/* True on an object that is one version of a managed key (CK_BBOOL); searches see version
+   objects only when they name this attribute or a version id. */
+#define CKA_KMS_IS_VERSION 0x804B4D11UL
+/* When the last rotation happened, Unix seconds (CK_ULONG); 0 = never. */
+#define CKA_KMS_LAST_ROTATION 0x804B4D12UL
+
+/* KMS Encrypt/Decrypt and data-key wrap/unwrap: ciphertext blobs (key version id || IV ||
+   ciphertext || tag); parameter = the encryption context as JSON, or none. */
+#define CKM_KMS_ENVELOPE 0x804B4D01UL
+/* GenerateDataKeyWithoutPlaintext as C_Encrypt of no data: the output is the blob of a fresh
+   data key; parameter CK_KMS_DATA_KEY_PARAMS. */
+#define CKM_KMS_DATA_KEY_WITHOUT_PLAINTEXT 0x804B4D02UL
+
+/* Parameter of CKM_KMS_DATA_KEY_WITHOUT_PLAINTEXT. */
+typedef struct CK_KMS_DATA_KEY_PARAMS {
+    CK_ULONG ulKeyLen;      /* data key bytes, 1 to 1024; 0 means 32 */
+    CK_BYTE_PTR pContext;   /* encryption context as JSON, or NULL */
+    CK_ULONG ulContextLen;
+} CK_KMS_DATA_KEY_PARAMS;
+
 #endif /* KMS_PKCS11_H */

@@ -16,6 +16,100 @@ pub struct Config {
     pub pin: PinConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub quota: QuotaConfig,
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+    #[serde(default)]
+    pub kms: KmsConfig,
+}
+
+/// Per-token resource quotas, counted across every process on the token (DESIGN §1).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuotaConfig {
+    pub keys: u64,
+    pub aliases: u64,
+    pub key_versions: u64,
+}
+
+impl Default for QuotaConfig {
+    fn default() -> Self {
+        QuotaConfig { keys: 200, aliases: 300, key_versions: 10_000 }
+    }
+}
+
+/// A request rate: requests per second, or `"unlimited"`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    PerSecond(f64),
+    Unlimited,
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Rate, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) if n > 0.0 && n.is_finite() => Ok(Rate::PerSecond(n)),
+            Raw::Text(t) if t == "unlimited" => Ok(Rate::Unlimited),
+            _ => Err(serde::de::Error::custom(
+                "expected a positive number of requests per second or \"unlimited\"",
+            )),
+        }
+    }
+}
+
+/// Requests per second per operation group, per process (DESIGN §1). A burst over the rate
+/// waits, with exponential backoff and jitter, up to `max_wait_ms`, then fails.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    pub create: Rate,
+    /// Cryptographic calls with AES and SM4 keys.
+    pub crypto_symmetric: Rate,
+    /// Cryptographic calls with RSA, EC and SM2 keys.
+    pub crypto_asymmetric: Rate,
+    pub read: Rate,
+    pub write: Rate,
+    pub max_wait_ms: u64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            create: Rate::PerSecond(10.0),
+            crypto_symmetric: Rate::PerSecond(750.0),
+            crypto_asymmetric: Rate::PerSecond(200.0),
+            read: Rate::PerSecond(20.0),
+            write: Rate::PerSecond(10.0),
+            max_wait_ms: 2_000,
+        }
+    }
+}
+
+/// What `C_DestroyObject` does to a managed key.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DestroyPolicy {
+    /// Schedule its deletion with the shortest window; it can be cancelled until then.
+    #[default]
+    Schedule,
+    /// Delete it at once (tokens used as scratch HSMs).
+    Immediate,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KmsConfig {
+    pub destroy: DestroyPolicy,
+    /// Read the current time (Unix seconds) from this file instead of the system clock: how
+    /// tests move time forward by days without waiting. Never set in production.
+    pub clock_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -126,7 +220,14 @@ fn default_tokens() -> Vec<TokenConfig> {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { token: default_tokens(), pin: PinConfig::default(), log: LogConfig::default() }
+        Config {
+            token: default_tokens(),
+            pin: PinConfig::default(),
+            log: LogConfig::default(),
+            quota: QuotaConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            kms: KmsConfig::default(),
+        }
     }
 }
 
@@ -260,6 +361,25 @@ mod tests {
                 .unwrap();
         assert_eq!(c.token.len(), 2);
         assert_eq!(c.token[1].store_path(), PathBuf::from("/x/b.db"));
+    }
+
+    #[test]
+    fn rates_are_numbers_or_unlimited() {
+        let c = Config::parse("[rate_limit]\ncreate = 5\ncrypto_symmetric = \"unlimited\"\n", "c").unwrap();
+        assert_eq!(c.rate_limit.create, Rate::PerSecond(5.0));
+        assert_eq!(c.rate_limit.crypto_symmetric, Rate::Unlimited);
+        assert_eq!(c.rate_limit.read, Rate::PerSecond(20.0));
+        let err = Config::parse("[rate_limit]\nwrite = \"fast\"\n", "c").unwrap_err();
+        assert!(err.0.contains("unlimited"), "{}", err.0);
+        assert!(Config::parse("[rate_limit]\nwrite = 0\n", "c").is_err());
+    }
+
+    #[test]
+    fn kms_sections_parse() {
+        let c = Config::parse("[quota]\nkeys = 3\n[kms]\ndestroy = \"immediate\"\n", "c").unwrap();
+        assert_eq!(c.quota.keys, 3);
+        assert_eq!(c.quota.aliases, 300);
+        assert_eq!(c.kms.destroy, DestroyPolicy::Immediate);
     }
 
     #[test]

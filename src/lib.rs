@@ -8,6 +8,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod ffi;
+pub mod kms;
 pub mod logging;
 pub mod mechanism;
 pub mod object;

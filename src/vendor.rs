@@ -40,6 +40,51 @@ pub const CKA_KMS_BASE: CK_ATTRIBUTE_TYPE = 0x804B_4D00;
 /// First value of the KMS mechanism block (`CKM_VENDOR_DEFINED | 0x004B4D00`).
 pub const CKM_KMS_BASE: CK_MECHANISM_TYPE = 0x804B_4D00;
 
+/// The managed key's id (UTF-8, a 36-character UUID).
+pub const CKA_KMS_KEY_ID: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x01;
+/// The key version this object acts with (UTF-8 UUID); on a managed key, the primary's.
+pub const CKA_KMS_KEY_VERSION_ID: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x02;
+/// The primary version of the managed key (UTF-8 UUID).
+pub const CKA_KMS_PRIMARY_VERSION_ID: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x03;
+/// Key spec (UTF-8): `Aliyun_AES_256`, `Aliyun_SM4`, `RSA_2048`, `EC_P256`, `EC_P256K`, `EC_SM2`, …
+pub const CKA_KMS_KEY_SPEC: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x04;
+/// Key usage (UTF-8): `ENCRYPT/DECRYPT`, `SIGN/VERIFY`, or both joined by a comma.
+pub const CKA_KMS_KEY_USAGE: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x05;
+/// Key state (UTF-8): `Enabled`, `Disabled`, `PendingDeletion`, `PendingImport`.
+pub const CKA_KMS_KEY_STATE: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x06;
+/// Origin (UTF-8): `Aliyun_KMS` or `EXTERNAL`.
+pub const CKA_KMS_ORIGIN: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x07;
+/// Automatic rotation interval in seconds (CK_ULONG); 0 = no automatic rotation.
+pub const CKA_KMS_ROTATION_INTERVAL: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x08;
+/// When the next automatic rotation is due, Unix seconds (CK_ULONG); 0 = none.
+pub const CKA_KMS_NEXT_ROTATION: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x09;
+/// When a key pending deletion is deleted, Unix seconds (CK_ULONG); 0 = not pending.
+pub const CKA_KMS_DELETION_DATE: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x0A;
+/// Tags: a JSON object of strings (UTF-8).
+pub const CKA_KMS_TAGS: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x0B;
+/// Aliases: a JSON array of `alias/…` names (UTF-8).
+pub const CKA_KMS_ALIASES: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x0C;
+/// Description (UTF-8).
+pub const CKA_KMS_DESCRIPTION: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x0D;
+/// Creation time, Unix seconds (CK_ULONG).
+pub const CKA_KMS_CREATION_DATE: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x0E;
+/// Deletion protection (CK_BBOOL).
+pub const CKA_KMS_DELETION_PROTECTION: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x0F;
+/// Protection level (UTF-8): `SOFTWARE` (local backend) or `HSM`.
+pub const CKA_KMS_PROTECTION_LEVEL: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x10;
+/// True on an object that is one version of a managed key rather than the key itself
+/// (CK_BBOOL); searches see version objects only when they name this attribute or a version id.
+pub const CKA_KMS_IS_VERSION: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x11;
+/// When the last rotation happened, Unix seconds (CK_ULONG); 0 = never.
+pub const CKA_KMS_LAST_ROTATION: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x12;
+
+/// KMS Encrypt/Decrypt (and data-key wrap/unwrap): ciphertext blobs of DESIGN §1; parameter =
+/// the encryption context as JSON, or none.
+pub const CKM_KMS_ENVELOPE: CK_MECHANISM_TYPE = CKM_KMS_BASE + 0x01;
+/// GenerateDataKeyWithoutPlaintext through `C_Encrypt` of no data: the output is the blob of a
+/// fresh data key that never leaves the token in the clear; parameter `CK_KMS_DATA_KEY_PARAMS`.
+pub const CKM_KMS_DATA_KEY_WITHOUT_PLAINTEXT: CK_MECHANISM_TYPE = CKM_KMS_BASE + 0x02;
+
 /// Every value above by its C name, for the header check and for logs.
 pub const ALL: &[(&str, u64)] = &[
     ("CKK_SM2", CKK_SM2),
@@ -59,6 +104,26 @@ pub const ALL: &[(&str, u64)] = &[
     ("CKM_SM4_CTR", CKM_SM4_CTR),
     ("CKA_KMS_BASE", CKA_KMS_BASE),
     ("CKM_KMS_BASE", CKM_KMS_BASE),
+    ("CKA_KMS_KEY_ID", CKA_KMS_KEY_ID),
+    ("CKA_KMS_KEY_VERSION_ID", CKA_KMS_KEY_VERSION_ID),
+    ("CKA_KMS_PRIMARY_VERSION_ID", CKA_KMS_PRIMARY_VERSION_ID),
+    ("CKA_KMS_KEY_SPEC", CKA_KMS_KEY_SPEC),
+    ("CKA_KMS_KEY_USAGE", CKA_KMS_KEY_USAGE),
+    ("CKA_KMS_KEY_STATE", CKA_KMS_KEY_STATE),
+    ("CKA_KMS_ORIGIN", CKA_KMS_ORIGIN),
+    ("CKA_KMS_ROTATION_INTERVAL", CKA_KMS_ROTATION_INTERVAL),
+    ("CKA_KMS_NEXT_ROTATION", CKA_KMS_NEXT_ROTATION),
+    ("CKA_KMS_DELETION_DATE", CKA_KMS_DELETION_DATE),
+    ("CKA_KMS_TAGS", CKA_KMS_TAGS),
+    ("CKA_KMS_ALIASES", CKA_KMS_ALIASES),
+    ("CKA_KMS_DESCRIPTION", CKA_KMS_DESCRIPTION),
+    ("CKA_KMS_CREATION_DATE", CKA_KMS_CREATION_DATE),
+    ("CKA_KMS_DELETION_PROTECTION", CKA_KMS_DELETION_PROTECTION),
+    ("CKA_KMS_PROTECTION_LEVEL", CKA_KMS_PROTECTION_LEVEL),
+    ("CKA_KMS_IS_VERSION", CKA_KMS_IS_VERSION),
+    ("CKA_KMS_LAST_ROTATION", CKA_KMS_LAST_ROTATION),
+    ("CKM_KMS_ENVELOPE", CKM_KMS_ENVELOPE),
+    ("CKM_KMS_DATA_KEY_WITHOUT_PLAINTEXT", CKM_KMS_DATA_KEY_WITHOUT_PLAINTEXT),
 ];
 
 #[cfg(test)]

@@ -4,7 +4,16 @@
 use super::util::input;
 use crate::error::{Error, Result};
 use crate::mechanism::{Mechanism, Param};
-use crate::vendor::{CKM_SM4_CTR, CKM_SM4_GCM};
+use crate::vendor::{CKM_KMS_DATA_KEY_WITHOUT_PLAINTEXT, CKM_SM4_CTR, CKM_SM4_GCM};
+
+/// `CK_KMS_DATA_KEY_PARAMS` of `include/kms_pkcs11.h`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct DataKeyParams {
+    key_len: CK_ULONG,
+    context: *mut CK_BYTE,
+    context_len: CK_ULONG,
+}
 use cryptoki_sys::*;
 use std::mem::size_of;
 
@@ -95,6 +104,10 @@ pub unsafe fn mechanism(ptr: *const CK_MECHANISM) -> Result<Mechanism> {
         | CKM_AES_CMAC_GENERAL => {
             let n: CK_MAC_GENERAL_PARAMS = unsafe { read_param(&m)? };
             Param::Ulong(n as u64)
+        }
+        CKM_KMS_DATA_KEY_WITHOUT_PLAINTEXT => {
+            let p: DataKeyParams = unsafe { read_param(&m)? };
+            Param::DataKey { len: p.key_len, context: unsafe { param_bytes(p.context, p.context_len)? } }
         }
         _ if m.ulParameterLen == 0 => Param::None,
         _ => Param::Bytes(unsafe { param_bytes(m.pParameter as *const CK_BYTE, m.ulParameterLen)? }),

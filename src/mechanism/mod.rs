@@ -7,6 +7,7 @@ mod block_modes;
 pub mod digest;
 pub mod ec;
 pub mod hmac;
+pub mod kms_envelope;
 pub mod rsa;
 pub mod sm2;
 pub mod sm4;
@@ -74,6 +75,11 @@ pub enum Param {
     },
     /// `CK_MAC_GENERAL_PARAMS` and other single-`CK_ULONG` parameters.
     Ulong(u64),
+    /// `CK_KMS_DATA_KEY_PARAMS`: data key length (0: the default) and encryption context.
+    DataKey {
+        len: u64,
+        context: Vec<u8>,
+    },
 }
 
 impl std::fmt::Debug for Param {
@@ -88,10 +94,15 @@ impl std::fmt::Debug for Param {
             Param::Pss { .. } => "Pss",
             Param::Ecdh { .. } => "Ecdh",
             Param::Ulong(_) => "Ulong",
+            Param::DataKey { .. } => "DataKey",
         };
         f.write_str(name)
     }
 }
+
+/// The versions of a managed key, newest first (the first is the primary): what KMS envelope
+/// encryption and decryption with an older version need.
+pub struct Versions(pub Vec<(String, Arc<LoadedKey>)>);
 
 /// Key material parsed once and kept with its object, so the hot path never parses a key or
 /// expands a key schedule again.
@@ -201,10 +212,19 @@ enum Family {
     Hmac,
     Sm2,
     Sm4,
+    KmsEnvelope,
 }
 
-const FAMILIES: [Family; 7] =
-    [Family::Aes, Family::Rsa, Family::Ec, Family::Digest, Family::Hmac, Family::Sm2, Family::Sm4];
+const FAMILIES: [Family; 8] = [
+    Family::Aes,
+    Family::Rsa,
+    Family::Ec,
+    Family::Digest,
+    Family::Hmac,
+    Family::Sm2,
+    Family::Sm4,
+    Family::KmsEnvelope,
+];
 
 fn table(f: Family) -> &'static [(CK_MECHANISM_TYPE, Info)] {
     match f {
@@ -215,6 +235,7 @@ fn table(f: Family) -> &'static [(CK_MECHANISM_TYPE, Info)] {
         Family::Hmac => hmac::MECHANISMS,
         Family::Sm2 => sm2::MECHANISMS,
         Family::Sm4 => sm4::MECHANISMS,
+        Family::KmsEnvelope => kms_envelope::MECHANISMS,
     }
 }
 
@@ -275,7 +296,7 @@ pub fn sign_init(mech: &Mechanism, key: &Arc<LoadedKey>) -> Result<Box<dyn Signe
         Family::Ec => ec::sign_init(mech, key),
         Family::Hmac => hmac::sign_init(mech, key),
         Family::Sm2 => sm2::sign_init(mech, key),
-        Family::Digest | Family::Sm4 => Err(Error::MechanismInvalid),
+        Family::Digest | Family::Sm4 | Family::KmsEnvelope => Err(Error::MechanismInvalid),
     }
 }
 
@@ -286,7 +307,7 @@ pub fn verify_init(mech: &Mechanism, key: &Arc<LoadedKey>) -> Result<Box<dyn Ver
         Family::Ec => ec::verify_init(mech, key),
         Family::Hmac => hmac::verify_init(mech, key),
         Family::Sm2 => sm2::verify_init(mech, key),
-        Family::Digest | Family::Sm4 => Err(Error::MechanismInvalid),
+        Family::Digest | Family::Sm4 | Family::KmsEnvelope => Err(Error::MechanismInvalid),
     }
 }
 

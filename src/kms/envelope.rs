@@ -1,0 +1,1 @@
+//! Ciphertext blobs and encryption contexts (to be implemented).

@@ -1,0 +1,1 @@
+//! Rate limits (to be implemented).
