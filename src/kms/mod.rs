@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod envelope;
+pub mod managed;
 pub mod names;
 pub mod rate_limit;
 
@@ -24,12 +25,14 @@ pub enum KeySpec {
     Aes192,
     Rsa3072,
     Rsa4096,
+    /// An RSA key of another size (imported).
+    RsaOther,
     EcP384,
     GenericSecret,
 }
 
 impl KeySpec {
-    pub const ALL: [KeySpec; 12] = [
+    pub const ALL: [KeySpec; 13] = [
         KeySpec::Aes256,
         KeySpec::Sm4,
         KeySpec::Rsa2048,
@@ -40,6 +43,7 @@ impl KeySpec {
         KeySpec::Aes192,
         KeySpec::Rsa3072,
         KeySpec::Rsa4096,
+        KeySpec::RsaOther,
         KeySpec::EcP384,
         KeySpec::GenericSecret,
     ];
@@ -56,6 +60,7 @@ impl KeySpec {
             KeySpec::Aes192 => "Aliyun_AES_192",
             KeySpec::Rsa3072 => "RSA_3072",
             KeySpec::Rsa4096 => "RSA_4096",
+            KeySpec::RsaOther => "RSA",
             KeySpec::EcP384 => "EC_P384",
             KeySpec::GenericSecret => "GENERIC_SECRET",
         }

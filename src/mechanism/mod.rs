@@ -351,6 +351,106 @@ pub fn unwrap(mech: &Mechanism, unwrapping_key: &LoadedKey, wrapped: &[u8]) -> R
     }
 }
 
+/// Mechanisms whose ciphertext authenticates the key that made it, so that a managed key can
+/// try each of its versions in turn on data sealed before a rotation (DESIGN §3). Other modes
+/// would "decrypt" under any key into garbage, so they use the primary version only.
+fn opens_with_any_version(ty: CK_MECHANISM_TYPE) -> bool {
+    matches!(ty, CKM_AES_GCM | CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_KWP | crate::vendor::CKM_SM4_GCM)
+}
+
+/// The failures that mean "not sealed under this version".
+fn wrong_version(e: &Error) -> bool {
+    matches!(e, Error::EncryptedDataInvalid | Error::WrappedKeyInvalid)
+}
+
+/// Decryption with a managed key's versions (newest first): the envelope format names its
+/// version; authenticated modes try each version; anything else uses the primary.
+pub fn decrypt_init_versions(mech: &Mechanism, versions: &Arc<Versions>) -> Result<Box<dyn Cipher>> {
+    if mech.ty == crate::vendor::CKM_KMS_ENVELOPE {
+        return kms_envelope::cipher_init(mech, versions, false);
+    }
+    let primary = &versions.0.first().ok_or(Error::GeneralError)?.1;
+    let first = decrypt_init(mech, primary)?;
+    if versions.0.len() == 1 || !opens_with_any_version(mech.ty) {
+        return Ok(first);
+    }
+    Ok(Box::new(Buffered::new(AnyVersion { mech: mech.clone(), versions: versions.clone(), first })))
+}
+
+/// Encryption with a managed key: with its primary version, or the envelope format.
+pub fn encrypt_init_versions(mech: &Mechanism, versions: &Arc<Versions>) -> Result<Box<dyn Cipher>> {
+    if mech.ty == crate::vendor::CKM_KMS_ENVELOPE {
+        return kms_envelope::cipher_init(mech, versions, true);
+    }
+    encrypt_init(mech, &versions.0.first().ok_or(Error::GeneralError)?.1)
+}
+
+/// Decryption that tries each version of a managed key. Each attempt decrypts into its own
+/// buffer, so nothing unauthenticated reaches the caller.
+struct AnyVersion {
+    mech: Mechanism,
+    versions: Arc<Versions>,
+    first: Box<dyn Cipher>,
+}
+
+impl OneShot for AnyVersion {
+    fn len(&self, input_len: usize) -> usize {
+        self.first.len(input_len)
+    }
+    fn run(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize> {
+        let mut last = Error::EncryptedDataInvalid;
+        for (_, key) in &self.versions.0 {
+            let mut c = decrypt_init(&self.mech, key)?;
+            let mut buf = Zeroizing::new(vec![0u8; c.len(input.len())]);
+            match c.run(input, &mut buf) {
+                Ok(n) => {
+                    let dst = out.get_mut(..n).ok_or(Error::BufferTooSmall(n))?;
+                    dst.copy_from_slice(&buf[..n]);
+                    return Ok(n);
+                }
+                Err(e) if wrong_version(&e) => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+}
+
+/// Wraps with a managed key's primary version (or in the envelope format).
+pub fn wrap_len_versions(mech: &Mechanism, versions: &Versions, key_len: usize) -> Result<usize> {
+    if mech.ty == crate::vendor::CKM_KMS_ENVELOPE {
+        return kms_envelope::wrap_len(mech, versions, key_len);
+    }
+    wrap_len(mech, &versions.0.first().ok_or(Error::GeneralError)?.1, key_len)
+}
+
+pub fn wrap_versions(mech: &Mechanism, versions: &Versions, material: &[u8]) -> Result<Vec<u8>> {
+    if mech.ty == crate::vendor::CKM_KMS_ENVELOPE {
+        return kms_envelope::wrap(mech, versions, material);
+    }
+    wrap(mech, &versions.0.first().ok_or(Error::GeneralError)?.1, material)
+}
+
+/// Unwraps with whichever version of a managed key sealed the key (see
+/// [`decrypt_init_versions`]).
+pub fn unwrap_versions(mech: &Mechanism, versions: &Versions, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    if mech.ty == crate::vendor::CKM_KMS_ENVELOPE {
+        return kms_envelope::unwrap(mech, versions, wrapped);
+    }
+    let mut last = Error::WrappedKeyInvalid;
+    for (i, (_, key)) in versions.0.iter().enumerate() {
+        if i > 0 && !opens_with_any_version(mech.ty) {
+            break;
+        }
+        match unwrap(mech, key, wrapped) {
+            Ok(k) => return Ok(k),
+            Err(e) if wrong_version(&e) => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
 /// Derives `len` bytes of key material from `base` (`len` 0: the mechanism's natural length).
 pub fn derive(mech: &Mechanism, base: &LoadedKey, len: usize) -> Result<Zeroizing<Vec<u8>>> {
     match require(mech, CKF_DERIVE)? {

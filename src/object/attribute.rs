@@ -82,6 +82,32 @@ pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_EC_POINT => Bytes,
         CKA_START_DATE | CKA_END_DATE => Date,
         CKA_ALLOWED_MECHANISMS => MechanismList,
+        ty => return kms_kind_of(ty),
+    })
+}
+
+/// The layout of the KMS vendor attributes (`include/kms_pkcs11.h`).
+fn kms_kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
+    use crate::vendor::*;
+    use Kind::*;
+    Some(match ty {
+        CKA_KMS_KEY_ID
+        | CKA_KMS_KEY_VERSION_ID
+        | CKA_KMS_PRIMARY_VERSION_ID
+        | CKA_KMS_KEY_SPEC
+        | CKA_KMS_KEY_USAGE
+        | CKA_KMS_KEY_STATE
+        | CKA_KMS_ORIGIN
+        | CKA_KMS_TAGS
+        | CKA_KMS_ALIASES
+        | CKA_KMS_DESCRIPTION
+        | CKA_KMS_PROTECTION_LEVEL => Bytes,
+        CKA_KMS_ROTATION_INTERVAL
+        | CKA_KMS_NEXT_ROTATION
+        | CKA_KMS_DELETION_DATE
+        | CKA_KMS_CREATION_DATE
+        | CKA_KMS_LAST_ROTATION => Ulong,
+        CKA_KMS_DELETION_PROTECTION | CKA_KMS_IS_VERSION => Bool,
         _ => return None,
     })
 }
@@ -145,6 +171,11 @@ impl Template {
 
     pub fn iter(&self) -> impl Iterator<Item = (CK_ATTRIBUTE_TYPE, &[u8])> {
         self.0.iter().map(|(t, v)| (*t, v.as_slice()))
+    }
+
+    /// The template without any value of `ty`.
+    pub fn without(&self, ty: CK_ATTRIBUTE_TYPE) -> Template {
+        Template(self.0.iter().filter(|(t, _)| *t != ty).cloned().collect())
     }
 
     /// Checks every value's layout and that an attribute given twice is given the same value.

@@ -5,7 +5,8 @@ pub mod attribute;
 pub mod rules;
 
 use crate::error::{Error, Result};
-use crate::mechanism::LoadedKey;
+use crate::mechanism::{LoadedKey, Versions};
+use crate::vendor::{CKA_KMS_IS_VERSION, CKA_KMS_KEY_ID};
 use attribute::Attributes;
 use cryptoki_sys::*;
 use once_cell::sync::OnceCell;
@@ -36,6 +37,8 @@ pub struct Object {
     sealed: Vec<SealedAttr>,
     /// The parsed key, made on first use and kept for the object's life.
     material: OnceCell<Arc<LoadedKey>>,
+    /// A managed key's versions with their keys, newest first, once needed.
+    versions: OnceCell<Arc<Versions>>,
 }
 
 impl Object {
@@ -80,6 +83,7 @@ impl Object {
             secrets: OnceCell::new(),
             sealed,
             material: OnceCell::new(),
+            versions: OnceCell::new(),
         }
     }
 
@@ -130,6 +134,37 @@ impl Object {
                 crate::mechanism::load(self.class, key_type, &all).map(Arc::new)
             })
             .cloned()
+    }
+
+    /// Key material made another way (a managed key's comes from its primary version), kept
+    /// like parsed material.
+    pub fn material_or(&self, make: impl FnOnce() -> Result<Arc<LoadedKey>>) -> Result<Arc<LoadedKey>> {
+        self.material.get_or_try_init(make).cloned()
+    }
+
+    /// A managed key's versions, made once.
+    pub fn versions_or(&self, make: impl FnOnce() -> Result<Arc<Versions>>) -> Result<Arc<Versions>> {
+        self.versions.get_or_try_init(make).cloned()
+    }
+
+    /// The managed key this object belongs to (as the key itself or as one of its versions).
+    pub fn key_id(&self) -> Option<&str> {
+        self.attrs.get(CKA_KMS_KEY_ID).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// One version of a managed key (rather than the key itself).
+    pub fn is_version(&self) -> bool {
+        self.attrs.flag(CKA_KMS_IS_VERSION)
+    }
+
+    /// The object applications hold for a managed key (not one of its versions).
+    pub fn is_managed_key(&self) -> bool {
+        self.key_id().is_some() && !self.is_version()
+    }
+
+    /// A UTF-8 attribute.
+    pub fn text(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<&str> {
+        self.attrs.get(ty).and_then(|v| std::str::from_utf8(v).ok())
     }
 
     /// Approximate size in bytes, for `C_GetObjectSize`.

@@ -32,12 +32,20 @@ pub enum Change {
     SoTrue,
     /// Computed by the token; never given by the caller.
     Computed,
+    /// A KMS attribute of a managed key: given at creation and changed through the KMS rules.
+    Kms,
 }
 
 /// The rule for `ty` on an object of `class` (and `key_type` for keys), or `None` when the
 /// class has no such attribute.
 pub fn rule(class: CK_OBJECT_CLASS, key_type: Option<CK_KEY_TYPE>, ty: CK_ATTRIBUTE_TYPE) -> Option<Change> {
     use Change::*;
+    if crate::kms::managed::is_kms_attribute(ty) {
+        // Keys may be managed keys; the KMS layer decides what their vendor attributes mean.
+        let key = matches!(class, CKO_SECRET_KEY | CKO_PRIVATE_KEY | CKO_PUBLIC_KEY);
+        let settable = crate::kms::managed::settable_at_creation(ty);
+        return key.then_some(if settable { Kms } else { Computed });
+    }
     let common = match ty {
         CKA_CLASS => Some(Fixed),
         CKA_TOKEN | CKA_PRIVATE | CKA_MODIFIABLE | CKA_DESTROYABLE => Some(OnCopy),

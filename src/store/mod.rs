@@ -38,8 +38,75 @@ pub struct ObjectRecord {
     pub label: Vec<u8>,
     pub ckid: Vec<u8>,
     pub private: bool,
+    /// The managed key the object belongs to, if any.
+    pub key_id: Option<String>,
+    /// One version of a managed key (rather than the key itself).
+    pub is_version: bool,
     /// The encoded attributes (secret ones already sealed).
     pub body: Vec<u8>,
+}
+
+/// A managed key's metadata as stored (the KMS layer gives the strings their meaning).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KmsKeyRecord {
+    pub key_id: String,
+    pub spec: String,
+    pub usage: String,
+    pub origin: String,
+    pub state: String,
+    pub description: String,
+    /// JSON object of strings.
+    pub tags: String,
+    pub created: u64,
+    pub creator: String,
+    pub primary_version: String,
+    /// Seconds; 0 = no automatic rotation.
+    pub rotation_interval: u64,
+    /// Unix seconds; 0 = none.
+    pub next_rotation: u64,
+    pub last_rotation: u64,
+    pub deletion_date: u64,
+    pub deletion_protection: bool,
+    pub deletion_protection_description: String,
+    /// When imported material expires (BYOK), Unix seconds; 0 = never.
+    pub material_expiry: u64,
+}
+
+/// Resource counts of a token, for quotas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    pub keys: u64,
+    pub aliases: u64,
+    pub versions: u64,
+}
+
+/// The writes of one transaction. Everything done through it commits together or not at all,
+/// and every object written gets the transaction's sequence number.
+pub trait Tx {
+    fn insert_object(&mut self, record: &ObjectRecord) -> StoreResult<()>;
+    /// `false` when the object is gone.
+    fn update_object(&mut self, record: &ObjectRecord) -> StoreResult<bool>;
+    fn delete_object(&mut self, uid: &str) -> StoreResult<bool>;
+    fn load_object(&mut self, uid: &str) -> StoreResult<Option<ObjectRecord>>;
+    /// The objects of a managed key: (uid, is_version).
+    fn objects_of_key(&mut self, key_id: &str) -> StoreResult<Vec<(String, bool)>>;
+    fn kms_key(&mut self, key_id: &str) -> StoreResult<Option<KmsKeyRecord>>;
+    /// Inserts or replaces a managed key's metadata.
+    fn put_kms_key(&mut self, record: &KmsKeyRecord) -> StoreResult<()>;
+    /// Removes a managed key's metadata, versions and aliases.
+    fn delete_kms_key(&mut self, key_id: &str) -> StoreResult<()>;
+    fn add_version(&mut self, key_id: &str, version_id: &str, created: u64) -> StoreResult<()>;
+    /// A key's versions, oldest first: (version id, created).
+    fn versions(&mut self, key_id: &str) -> StoreResult<Vec<(String, u64)>>;
+    /// The key an alias names.
+    fn alias_target(&mut self, alias: &str) -> StoreResult<Option<String>>;
+    /// Points an alias at a key (creating or repointing it).
+    fn put_alias(&mut self, alias: &str, key_id: &str, created: u64) -> StoreResult<()>;
+    fn delete_alias(&mut self, alias: &str) -> StoreResult<bool>;
+    fn aliases_of(&mut self, key_id: &str) -> StoreResult<Vec<String>>;
+    fn counts(&mut self) -> StoreResult<Counts>;
+    /// Keys with something due at or before `now`: a rotation, a deletion or an expiry.
+    fn due_keys(&mut self, now: u64) -> StoreResult<Vec<String>>;
 }
 
 impl std::fmt::Debug for ObjectRecord {
@@ -79,7 +146,10 @@ pub struct Filter {
     pub class: Option<u64>,
     pub label: Option<Vec<u8>>,
     pub ckid: Option<Vec<u8>>,
+    pub key_id: Option<String>,
     pub include_private: bool,
+    /// Also the objects that are versions of managed keys.
+    pub include_versions: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +164,9 @@ pub enum StoreError {
     TooNew { path: String, found: i64, supported: i64 },
     #[error("store is damaged: {0}")]
     Corrupt(String),
+    /// A KMS rule refused the transaction (raised by the caller inside `write`).
+    #[error("{0}")]
+    Refused(crate::kms::KmsError),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -101,6 +174,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Error {
         use rusqlite::ErrorCode;
+        if let StoreError::Refused(k) = e {
+            return k.into();
+        }
         let sqlite_code = match &e {
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => Some(f.code),
             _ => None,
@@ -146,4 +222,9 @@ pub trait Store: Send + Sync {
     fn find(&self, filter: &Filter) -> StoreResult<Vec<(String, u64)>>;
     /// What changed since `seq` if another connection wrote since the last poll, else `None`.
     fn poll(&self, seq: u64, generation: u64) -> StoreResult<Option<Changes>>;
+    /// Runs `f` in one write transaction (others wait for it); returns the transaction's
+    /// sequence number. `f`'s error rolls everything back.
+    fn write(&self, f: &mut dyn FnMut(&mut dyn Tx) -> StoreResult<()>) -> StoreResult<u64>;
+    /// Runs `f` on one consistent snapshot, for reads.
+    fn read(&self, f: &mut dyn FnMut(&mut dyn Tx) -> StoreResult<()>) -> StoreResult<()>;
 }

@@ -3,7 +3,10 @@
 //! processes may use one file; writers take the lock up front (`BEGIN IMMEDIATE`) and wait for
 //! each other rather than failing with `SQLITE_BUSY`.
 
-use super::{Changes, Filter, ObjectRecord, PinOwner, Store, StoreError, StoreResult, Stored, TokenRecord};
+use super::{
+    Changes, Counts, Filter, KmsKeyRecord, ObjectRecord, PinOwner, Store, StoreError, StoreResult, Stored,
+    TokenRecord, Tx,
+};
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
@@ -41,6 +44,45 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX objects_class ON objects(class);
     CREATE INDEX objects_seq ON objects(seq);
     CREATE TABLE tombstones (seq INTEGER PRIMARY KEY, uid TEXT NOT NULL);",
+    // 1 → 2: managed keys (KMS metadata, versions, aliases); objects know their key.
+    "ALTER TABLE objects ADD COLUMN key_id TEXT;
+    DROP TABLE tombstones;
+    CREATE TABLE tombstones (seq INTEGER NOT NULL, uid TEXT NOT NULL);
+    CREATE INDEX tombstones_seq ON tombstones(seq);
+    ALTER TABLE objects ADD COLUMN is_version INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX objects_key ON objects(key_id);
+    CREATE TABLE kms_keys (
+        key_id TEXT PRIMARY KEY NOT NULL,
+        spec TEXT NOT NULL,
+        usage TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        state TEXT NOT NULL,
+        description TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        creator TEXT NOT NULL,
+        primary_version TEXT NOT NULL,
+        rotation_interval INTEGER NOT NULL,
+        next_rotation INTEGER NOT NULL,
+        last_rotation INTEGER NOT NULL,
+        deletion_date INTEGER NOT NULL,
+        deletion_protection INTEGER NOT NULL,
+        deletion_protection_description TEXT NOT NULL,
+        material_expiry INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE kms_versions (
+        n INTEGER PRIMARY KEY,
+        version_id TEXT UNIQUE NOT NULL,
+        key_id TEXT NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE INDEX kms_versions_key ON kms_versions(key_id, n);
+    CREATE TABLE kms_aliases (
+        alias TEXT PRIMARY KEY NOT NULL,
+        key_id TEXT NOT NULL,
+        created INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX kms_aliases_key ON kms_aliases(key_id);",
 ];
 
 /// How long a writer waits for another process's write before the call fails.
@@ -85,16 +127,240 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Runs `f` in a write transaction that bumps the store's change sequence; `f` gets the new
-    /// sequence number.
-    fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction, u64) -> StoreResult<T>) -> StoreResult<T> {
+    /// Runs `f` in a write transaction that bumps the store's change sequence.
+    fn transact<T>(&self, f: impl FnOnce(&mut SqliteTx<'_>) -> StoreResult<T>) -> StoreResult<(T, u64)> {
         let mut inner = self.inner.lock();
         let tx = inner.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let seq: i64 =
             tx.query_row("UPDATE token SET seq = seq + 1 WHERE id = 1 RETURNING seq", [], |r| r.get(0))?;
-        let out = f(&tx, seq as u64)?;
+        let out = {
+            let mut t = SqliteTx { tx: &tx, seq: seq as u64 };
+            f(&mut t)?
+        };
         tx.commit()?;
-        Ok(out)
+        Ok((out, seq as u64))
+    }
+}
+
+/// One transaction's view of the store.
+struct SqliteTx<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+    seq: u64,
+}
+
+const OBJECT_COLUMNS: &str = "class, label, ckid, private, key_id, is_version, body";
+
+fn object_from_row(uid: &str, r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRecord> {
+    Ok(ObjectRecord {
+        uid: uid.to_string(),
+        class: r.get::<_, i64>(0)? as u64,
+        label: r.get(1)?,
+        ckid: r.get(2)?,
+        private: r.get(3)?,
+        key_id: r.get(4)?,
+        is_version: r.get(5)?,
+        body: r.get(6)?,
+    })
+}
+
+const KMS_COLUMNS: &str = "key_id, spec, usage, origin, state, description, tags, created, creator, \
+     primary_version, rotation_interval, next_rotation, last_rotation, deletion_date, deletion_protection, \
+     deletion_protection_description, material_expiry";
+
+fn kms_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KmsKeyRecord> {
+    let n = |i: usize| r.get::<_, i64>(i).map(|v| v as u64);
+    Ok(KmsKeyRecord {
+        key_id: r.get(0)?,
+        spec: r.get(1)?,
+        usage: r.get(2)?,
+        origin: r.get(3)?,
+        state: r.get(4)?,
+        description: r.get(5)?,
+        tags: r.get(6)?,
+        created: n(7)?,
+        creator: r.get(8)?,
+        primary_version: r.get(9)?,
+        rotation_interval: n(10)?,
+        next_rotation: n(11)?,
+        last_rotation: n(12)?,
+        deletion_date: n(13)?,
+        deletion_protection: r.get(14)?,
+        deletion_protection_description: r.get(15)?,
+        material_expiry: n(16)?,
+    })
+}
+
+fn strings(rows: impl Iterator<Item = rusqlite::Result<String>>) -> StoreResult<Vec<String>> {
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+impl Tx for SqliteTx<'_> {
+    fn insert_object(&mut self, rec: &ObjectRecord) -> StoreResult<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO objects (uid, class, label, ckid, private, key_id, is_version, seq, body) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                rec.uid,
+                rec.class as i64,
+                rec.label,
+                rec.ckid,
+                rec.private,
+                rec.key_id,
+                rec.is_version,
+                self.seq as i64,
+                rec.body
+            ])?;
+        Ok(())
+    }
+
+    fn update_object(&mut self, rec: &ObjectRecord) -> StoreResult<bool> {
+        let n = self
+            .tx
+            .prepare_cached(
+                "UPDATE objects SET class = ?2, label = ?3, ckid = ?4, private = ?5, key_id = ?6, is_version = ?7, \
+                 seq = ?8, body = ?9 WHERE uid = ?1",
+            )?
+            .execute(params![
+                rec.uid,
+                rec.class as i64,
+                rec.label,
+                rec.ckid,
+                rec.private,
+                rec.key_id,
+                rec.is_version,
+                self.seq as i64,
+                rec.body
+            ])?;
+        Ok(n == 1)
+    }
+
+    fn delete_object(&mut self, uid: &str) -> StoreResult<bool> {
+        let n = self.tx.prepare_cached("DELETE FROM objects WHERE uid = ?1")?.execute(params![uid])?;
+        if n == 1 {
+            self.tx
+                .prepare_cached("INSERT INTO tombstones (seq, uid) VALUES (?1, ?2)")?
+                .execute(params![self.seq as i64, uid])?;
+        }
+        Ok(n == 1)
+    }
+
+    fn load_object(&mut self, uid: &str) -> StoreResult<Option<ObjectRecord>> {
+        let sql = format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE uid = ?1");
+        Ok(self.tx.prepare_cached(&sql)?.query_row(params![uid], |r| object_from_row(uid, r)).optional()?)
+    }
+
+    fn objects_of_key(&mut self, key_id: &str) -> StoreResult<Vec<(String, bool)>> {
+        let mut stmt = self.tx.prepare_cached("SELECT uid, is_version FROM objects WHERE key_id = ?1")?;
+        let rows = stmt.query_map(params![key_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn kms_key(&mut self, key_id: &str) -> StoreResult<Option<KmsKeyRecord>> {
+        let sql = format!("SELECT {KMS_COLUMNS} FROM kms_keys WHERE key_id = ?1");
+        Ok(self.tx.prepare_cached(&sql)?.query_row(params![key_id], kms_from_row).optional()?)
+    }
+
+    fn put_kms_key(&mut self, k: &KmsKeyRecord) -> StoreResult<()> {
+        let sql = format!(
+            "INSERT OR REPLACE INTO kms_keys ({KMS_COLUMNS}) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+        );
+        self.tx.prepare_cached(&sql)?.execute(params![
+            k.key_id,
+            k.spec,
+            k.usage,
+            k.origin,
+            k.state,
+            k.description,
+            k.tags,
+            k.created as i64,
+            k.creator,
+            k.primary_version,
+            k.rotation_interval as i64,
+            k.next_rotation as i64,
+            k.last_rotation as i64,
+            k.deletion_date as i64,
+            k.deletion_protection,
+            k.deletion_protection_description,
+            k.material_expiry as i64,
+        ])?;
+        Ok(())
+    }
+
+    fn delete_kms_key(&mut self, key_id: &str) -> StoreResult<()> {
+        for sql in [
+            "DELETE FROM kms_aliases WHERE key_id = ?1",
+            "DELETE FROM kms_versions WHERE key_id = ?1",
+            "DELETE FROM kms_keys WHERE key_id = ?1",
+        ] {
+            self.tx.prepare_cached(sql)?.execute(params![key_id])?;
+        }
+        Ok(())
+    }
+
+    fn add_version(&mut self, key_id: &str, version_id: &str, created: u64) -> StoreResult<()> {
+        self.tx
+            .prepare_cached("INSERT INTO kms_versions (version_id, key_id, created) VALUES (?1, ?2, ?3)")?
+            .execute(params![version_id, key_id, created as i64])?;
+        Ok(())
+    }
+
+    fn versions(&mut self, key_id: &str) -> StoreResult<Vec<(String, u64)>> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT version_id, created FROM kms_versions WHERE key_id = ?1 ORDER BY n")?;
+        let rows = stmt.query_map(params![key_id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn alias_target(&mut self, alias: &str) -> StoreResult<Option<String>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT key_id FROM kms_aliases WHERE alias = ?1")?
+            .query_row(params![alias], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn put_alias(&mut self, alias: &str, key_id: &str, created: u64) -> StoreResult<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO kms_aliases (alias, key_id, created) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![alias, key_id, created as i64])?;
+        Ok(())
+    }
+
+    fn delete_alias(&mut self, alias: &str) -> StoreResult<bool> {
+        Ok(self.tx.prepare_cached("DELETE FROM kms_aliases WHERE alias = ?1")?.execute(params![alias])? == 1)
+    }
+
+    fn aliases_of(&mut self, key_id: &str) -> StoreResult<Vec<String>> {
+        let mut stmt =
+            self.tx.prepare_cached("SELECT alias FROM kms_aliases WHERE key_id = ?1 ORDER BY alias")?;
+        let rows = stmt.query_map(params![key_id], |r| r.get(0))?;
+        strings(rows)
+    }
+
+    fn counts(&mut self) -> StoreResult<Counts> {
+        let count = |sql: &str| -> StoreResult<u64> {
+            Ok(self.tx.prepare_cached(sql)?.query_row([], |r| r.get::<_, i64>(0))? as u64)
+        };
+        Ok(Counts {
+            keys: count("SELECT count(*) FROM kms_keys")?,
+            aliases: count("SELECT count(*) FROM kms_aliases")?,
+            versions: count("SELECT count(*) FROM kms_versions")?,
+        })
+    }
+
+    fn due_keys(&mut self, now: u64) -> StoreResult<Vec<String>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT key_id FROM kms_keys WHERE (next_rotation > 0 AND next_rotation <= ?1) \
+             OR (deletion_date > 0 AND deletion_date <= ?1) OR (material_expiry > 0 AND material_expiry <= ?1)",
+        )?;
+        let rows = stmt.query_map(params![now as i64], |r| r.get(0))?;
+        strings(rows)
     }
 }
 
@@ -203,39 +469,43 @@ impl Store for SqliteStore {
     }
 
     fn initialize(&self, label: &str, so_pin: &[u8]) -> StoreResult<()> {
-        self.write(|tx, _| {
-            tx.execute("DELETE FROM objects", [])?;
-            tx.execute("DELETE FROM tombstones", [])?;
-            tx.execute(
+        self.transact(|t| {
+            for table in ["objects", "tombstones", "kms_keys", "kms_versions", "kms_aliases"] {
+                t.tx.execute(&format!("DELETE FROM {table}"), [])?;
+            }
+            t.tx.execute(
                 "UPDATE token SET label = ?1, so_pin = ?2, user_pin = NULL, so_failures = 0,
                  user_failures = 0, generation = generation + 1 WHERE id = 1",
                 params![label, so_pin],
             )?;
             Ok(())
         })
+        .map(|_| ())
     }
 
     fn set_pin(&self, owner: PinOwner, record: &[u8]) -> StoreResult<()> {
         let (pin, failures) = pin_columns(owner);
-        self.write(|tx, _| {
-            tx.execute(
+        self.transact(|t| {
+            t.tx.execute(
                 &format!("UPDATE token SET {pin} = ?1, {failures} = 0 WHERE id = 1"),
                 params![record],
             )?;
             Ok(())
         })
+        .map(|_| ())
     }
 
     fn pin_failed(&self, owner: PinOwner) -> StoreResult<u32> {
         let (_, failures) = pin_columns(owner);
-        self.write(|tx, _| {
-            let n: u32 = tx.query_row(
+        self.transact(|t| {
+            let n: u32 = t.tx.query_row(
                 &format!("UPDATE token SET {failures} = {failures} + 1 WHERE id = 1 RETURNING {failures}"),
                 [],
                 |r| r.get(0),
             )?;
             Ok(n)
         })
+        .map(|(n, _)| n)
     }
 
     fn pin_succeeded(&self, owner: PinOwner) -> StoreResult<()> {
@@ -248,62 +518,42 @@ impl Store for SqliteStore {
         if current == 0 {
             return Ok(());
         }
-        self.write(|tx, _| {
-            tx.execute(&format!("UPDATE token SET {failures} = 0 WHERE id = 1"), [])?;
+        self.transact(|t| {
+            t.tx.execute(&format!("UPDATE token SET {failures} = 0 WHERE id = 1"), [])?;
             Ok(())
         })
+        .map(|_| ())
     }
 
     fn insert(&self, records: &[&ObjectRecord]) -> StoreResult<u64> {
-        self.write(|tx, seq| {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO objects (uid, class, label, ckid, private, seq, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            for rec in records {
-                stmt.execute(params![rec.uid, rec.class as i64, rec.label, rec.ckid, rec.private, seq as i64, rec.body])?;
-            }
-            Ok(seq)
-        })
+        self.write(&mut |tx| records.iter().try_for_each(|r| tx.insert_object(r)))
     }
 
     fn update(&self, rec: &ObjectRecord) -> StoreResult<Option<u64>> {
-        self.write(|tx, seq| {
-            let n = tx.execute(
-                "UPDATE objects SET class = ?2, label = ?3, ckid = ?4, private = ?5, seq = ?6, body = ?7 WHERE uid = ?1",
-                params![rec.uid, rec.class as i64, rec.label, rec.ckid, rec.private, seq as i64, rec.body],
-            )?;
-            Ok((n == 1).then_some(seq))
-        })
+        let mut found = false;
+        let seq = self.write(&mut |tx| {
+            found = tx.update_object(rec)?;
+            Ok(())
+        })?;
+        Ok(found.then_some(seq))
     }
 
     fn delete(&self, uid: &str) -> StoreResult<bool> {
-        self.write(|tx, seq| {
-            let n = tx.execute("DELETE FROM objects WHERE uid = ?1", params![uid])?;
-            if n == 1 {
-                tx.execute("INSERT INTO tombstones (seq, uid) VALUES (?1, ?2)", params![seq as i64, uid])?;
-            }
-            Ok(n == 1)
-        })
+        let mut found = false;
+        self.write(&mut |tx| {
+            found = tx.delete_object(uid)?;
+            Ok(())
+        })?;
+        Ok(found)
     }
 
     fn load(&self, uid: &str) -> StoreResult<Option<Stored>> {
         let inner = self.inner.lock();
-        let mut stmt = inner
-            .conn
-            .prepare_cached("SELECT class, label, ckid, private, seq, body FROM objects WHERE uid = ?1")?;
+        let sql = format!("SELECT {OBJECT_COLUMNS}, seq FROM objects WHERE uid = ?1");
+        let mut stmt = inner.conn.prepare_cached(&sql)?;
         let row = stmt
             .query_row(params![uid], |r| {
-                Ok(Stored {
-                    record: ObjectRecord {
-                        uid: uid.to_string(),
-                        class: r.get::<_, i64>(0)? as u64,
-                        label: r.get(1)?,
-                        ckid: r.get(2)?,
-                        private: r.get(3)?,
-                        body: r.get(5)?,
-                    },
-                    seq: r.get::<_, i64>(4)? as u64,
-                })
+                Ok(Stored { record: object_from_row(uid, r)?, seq: r.get::<_, i64>(7)? as u64 })
             })
             .optional()?;
         Ok(row)
@@ -324,8 +574,15 @@ impl Store for SqliteStore {
             args.push(i.clone().into());
             sql.push_str(&format!(" AND ckid = ?{}", args.len()));
         }
+        if let Some(k) = &filter.key_id {
+            args.push(k.clone().into());
+            sql.push_str(&format!(" AND key_id = ?{}", args.len()));
+        }
         if !filter.include_private {
             sql.push_str(" AND private = 0");
+        }
+        if !filter.include_versions {
+            sql.push_str(" AND is_version = 0");
         }
         let inner = self.inner.lock();
         let mut stmt = inner.conn.prepare_cached(&sql)?;
@@ -333,6 +590,21 @@ impl Store for SqliteStore {
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn write(&self, f: &mut dyn FnMut(&mut dyn Tx) -> StoreResult<()>) -> StoreResult<u64> {
+        self.transact(|t| f(t)).map(|((), seq)| seq)
+    }
+
+    fn read(&self, f: &mut dyn FnMut(&mut dyn Tx) -> StoreResult<()>) -> StoreResult<()> {
+        let mut inner = self.inner.lock();
+        let tx = inner.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        {
+            let mut t = SqliteTx { tx: &tx, seq: 0 };
+            f(&mut t)?;
+        }
+        tx.finish()?;
+        Ok(())
     }
 
     fn poll(&self, seq: u64, generation: u64) -> StoreResult<Option<Changes>> {
@@ -377,6 +649,8 @@ mod tests {
             label: label.to_vec(),
             ckid: vec![],
             private: false,
+            key_id: None,
+            is_version: false,
             body: vec![1, 2, 3],
         }
     }

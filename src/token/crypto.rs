@@ -6,10 +6,12 @@ use super::Library;
 use super::session::{Active, Ops, Out, Session, Step};
 use super::slot::Who;
 use crate::error::{Error, Result};
+use crate::kms::Origin as KmsOrigin;
 use crate::mechanism::{self, Cipher, LoadedKey, Mechanism};
 use crate::object::Object;
 use crate::object::attribute::{Attributes, Template, decode_ulong};
 use crate::object::rules::{self, Origin};
+use crate::vendor::CKM_KMS_ENVELOPE;
 use cryptoki_sys::*;
 use std::sync::Arc;
 
@@ -90,6 +92,13 @@ impl Library {
             Ok(_) | Err(Error::ObjectHandleInvalid) => return Err(invalid),
             Err(e) => return Err(e),
         };
+        let obj = match obj.key_id() {
+            Some(_) => match session.token.ready_for_use(obj) {
+                Err(Error::ObjectHandleInvalid) => return Err(invalid),
+                r => r?,
+            },
+            None => obj,
+        };
         if !obj.flag(usage) {
             return Err(Error::KeyFunctionNotPermitted);
         }
@@ -99,7 +108,7 @@ impl Library {
                 return Err(Error::MechanismInvalid);
             }
         }
-        let key = session.token.material(&obj)?;
+        let key = session.token.key_material(&obj)?;
         Ok((obj, key))
     }
 
@@ -114,6 +123,19 @@ impl Library {
         let on_token = template.get_bool(CKA_TOKEN)?.unwrap_or(false);
         let private = template.get_bool(CKA_PRIVATE)?.unwrap_or(private_default);
         self.check_writable(session, on_token, private)
+    }
+
+    /// The versions a key opens data with; the envelope format needs a managed key.
+    fn versions_for(
+        &self,
+        session: &Session,
+        obj: &Object,
+        mech: CK_MECHANISM_TYPE,
+    ) -> Result<Arc<mechanism::Versions>> {
+        if mech == CKM_KMS_ENVELOPE && obj.key_id().is_none() {
+            return Err(Error::KeyTypeInconsistent);
+        }
+        session.token.key_versions(obj)
     }
 
     fn so(&self, session: &Session) -> bool {
@@ -137,7 +159,15 @@ impl Library {
         }
         self.check_mechanism(&s, mech.ty)?;
         let (obj, k) = self.usable_key(&s, key, usage, mech.ty, Error::KeyHandleInvalid)?;
-        let op = if usage == CKA_ENCRYPT {
+        let encrypt = usage == CKA_ENCRYPT;
+        let op = if mech.ty == CKM_KMS_ENVELOPE || (!encrypt && obj.key_id().is_some()) {
+            let versions = self.versions_for(&s, &obj, mech.ty)?;
+            if encrypt {
+                mechanism::encrypt_init_versions(mech, &versions)?
+            } else {
+                mechanism::decrypt_init_versions(mech, &versions)?
+            }
+        } else if encrypt {
             mechanism::encrypt_init(mech, &k)?
         } else {
             mechanism::decrypt_init(mech, &k)?
@@ -255,7 +285,8 @@ impl Library {
         if obj.class != CKO_SECRET_KEY {
             return Err(Error::KeyIndigestible);
         }
-        let material = s.token.material(&obj)?;
+        let obj = if obj.key_id().is_some() { s.token.ready_for_use(obj)? } else { obj };
+        let material = s.token.key_material(&obj)?;
         let bytes = material.secret_bytes().ok_or(Error::KeyIndigestible)?;
         let mut ops = s.ops.lock();
         let r = multi(&mut ops.digest)?.op.update(bytes);
@@ -431,7 +462,7 @@ impl Library {
             self.so(&s),
         )?;
         attrs.extend(generated.attrs);
-        Ok(self.add_objects(&s, vec![attrs])?[0])
+        Ok(self.add_objects(&s, vec![attrs], KmsOrigin::Kms)?[0])
     }
 
     pub fn generate_key_pair(
@@ -458,7 +489,7 @@ impl Library {
         pub_attrs.extend(pair.public);
         let mut priv_attrs = rules::new_object(private, CKO_PRIVATE_KEY, Some(pair.key_type), origin, so)?;
         priv_attrs.extend(pair.private);
-        let handles = self.add_objects(&s, vec![pub_attrs, priv_attrs])?;
+        let handles = self.add_objects(&s, vec![pub_attrs, priv_attrs], KmsOrigin::Kms)?;
         Ok((handles[0], handles[1]))
     }
 
@@ -482,11 +513,11 @@ impl Library {
         if target.flag(CKA_WRAP_WITH_TRUSTED) && !wrapping.flag(CKA_TRUSTED) {
             return Err(Error::KeyNotWrappable);
         }
+        let mut all = target.attrs().clone();
+        all.extend(s.token.key_secrets(&target)?);
         if target.class == CKO_SECRET_KEY {
-            let secrets = s.token.secrets(&target)?;
-            return Ok(secrets.get(CKA_VALUE).ok_or(Error::KeyNotWrappable)?.to_vec());
+            return Ok(all.get(CKA_VALUE).ok_or(Error::KeyNotWrappable)?.to_vec());
         }
-        let all = s.token.all_attrs(&target)?;
         let kt = target.key_type.ok_or(Error::KeyNotWrappable)?;
         Ok(mechanism::private_key_to_pkcs8(kt, &all)?.to_vec())
     }
@@ -503,10 +534,14 @@ impl Library {
         self.check_mechanism(&s, mech.ty)?;
         let (wobj, wk) = self.usable_key(&s, wrapping, CKA_WRAP, mech.ty, Error::WrappingKeyHandleInvalid)?;
         let material = zeroize::Zeroizing::new(self.wrappable_material(&s, &wobj, key)?);
+        let versions = match mech.ty {
+            CKM_KMS_ENVELOPE => self.versions_for(&s, &wobj, mech.ty)?,
+            _ => Arc::new(mechanism::Versions(vec![(String::new(), wk)])),
+        };
         match out {
-            Out::Query => mechanism::wrap_len(mech, &wk, material.len()),
+            Out::Query => mechanism::wrap_len_versions(mech, &versions, material.len()),
             Out::Buf(buf) => {
-                let wrapped = mechanism::wrap(mech, &wk, &material)?;
+                let wrapped = mechanism::wrap_versions(mech, &versions, &material)?;
                 if wrapped.len() > buf.len() {
                     return Err(Error::BufferTooSmall(wrapped.len()));
                 }
@@ -533,10 +568,14 @@ impl Library {
         if class == CKO_PUBLIC_KEY || template.contains(CKA_VALUE) {
             return Err(Error::TemplateInconsistent);
         }
-        let (_, uk) =
+        let (uobj, uk) =
             self.usable_key(&s, unwrapping, CKA_UNWRAP, mech.ty, Error::UnwrappingKeyHandleInvalid)?;
         self.check_template_writable(&s, template, true)?;
-        let mut bytes = mechanism::unwrap(mech, &uk, wrapped)?;
+        let mut bytes = if mech.ty == CKM_KMS_ENVELOPE || uobj.key_id().is_some() {
+            mechanism::unwrap_versions(mech, &*self.versions_for(&s, &uobj, mech.ty)?, wrapped)?
+        } else {
+            mechanism::unwrap(mech, &uk, wrapped)?
+        };
         let mut attrs = rules::new_object(template, class, Some(kt), Origin::Unwrapped, self.so(&s))?;
         if class == CKO_SECRET_KEY {
             // CKM_AES_KEY_WRAP zero-pads a key whose length is not a multiple of 8 (PKCS#11
@@ -555,7 +594,7 @@ impl Library {
             Error::AttributeValueInvalid => Error::WrappedKeyInvalid,
             e => e,
         })?;
-        Ok(self.add_objects(&s, vec![attrs])?[0])
+        Ok(self.add_objects(&s, vec![attrs], KmsOrigin::External)?[0])
     }
 
     pub fn derive_key(
@@ -589,6 +628,6 @@ impl Library {
             rules::new_object(template, CKO_SECRET_KEY, Some(kt), origin, self.so(&s))?;
         attrs.set(CKA_VALUE, bytes.to_vec());
         mechanism::import(CKO_SECRET_KEY, kt, &mut attrs)?;
-        Ok(self.add_objects(&s, vec![attrs])?[0])
+        Ok(self.add_objects(&s, vec![attrs], KmsOrigin::Kms)?[0])
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod cache;
 mod crypto;
+mod kms;
 mod objects;
 pub use objects::AttrValue;
 pub mod pin;
@@ -55,8 +56,18 @@ impl Library {
                         Err(Error::from(e))
                     }
                 };
+            let kms = slot::KmsSettings {
+                clock: crate::kms::clock::Clock::from_file(config.kms.clock_file.clone()),
+                quota: config.quota.clone(),
+                destroy: config.kms.destroy,
+            };
             let token =
-                Token::new(slot as CK_SLOT_ID, tc.clone(), config.pin.clone(), store, handles.clone())?;
+                Token::new(slot as CK_SLOT_ID, tc.clone(), config.pin.clone(), kms, store, handles.clone())?;
+            if token.is_present()
+                && let Err(e) = token.run_due()
+            {
+                log::warn!("token '{}': due KMS work failed: {e:?}", tc.label);
+            }
             tokens.push(Arc::new(token));
         }
         Ok(Library { config, tokens, sessions: RwLock::new(HashMap::new()), next_session: AtomicU64::new(1) })

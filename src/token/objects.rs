@@ -5,11 +5,13 @@ use super::Library;
 use super::session::{Search, Session};
 use super::slot::{Who, may_reveal};
 use crate::error::{Error, Result};
+use crate::kms::managed;
 use crate::mechanism;
 use crate::object::Object;
 use crate::object::attribute::{Attributes, Template};
 use crate::object::rules::{self, Origin};
 use crate::store::Filter;
+use crate::vendor::{CKA_KMS_ALIASES, CKA_KMS_IS_VERSION, CKA_KMS_KEY_ID, CKA_KMS_KEY_VERSION_ID};
 use cryptoki_sys::*;
 use std::sync::Arc;
 
@@ -44,14 +46,23 @@ impl Library {
         Ok(())
     }
 
-    /// Stores new objects made from complete attribute sets.
+    /// Stores new objects made from complete attribute sets. Token keys become managed keys
+    /// (`origin` says where their material came from); anything else is stored as it is and
+    /// may not carry KMS attributes.
     pub(crate) fn add_objects(
         &self,
         session: &Session,
         sets: Vec<Attributes>,
+        origin: crate::kms::Origin,
     ) -> Result<Vec<CK_OBJECT_HANDLE>> {
         for a in &sets {
             self.check_writable(session, a.flag(CKA_TOKEN), a.flag(CKA_PRIVATE))?;
+        }
+        if super::kms::becomes_managed(&sets) {
+            return session.token.create_managed(sets, session.handle, origin);
+        }
+        if sets.iter().any(|a| a.iter().any(|(t, _)| managed::is_kms_attribute(t))) {
+            return Err(Error::TemplateInconsistent);
         }
         session.token.add_objects(sets, session.handle)
     }
@@ -73,7 +84,7 @@ impl Library {
             check_key_class(class, kt)?;
             mechanism::import(class, kt, &mut attrs)?;
         }
-        Ok(self.add_objects(&session, vec![attrs])?[0])
+        Ok(self.add_objects(&session, vec![attrs], crate::kms::Origin::External)?[0])
     }
 
     pub fn copy_object(
@@ -85,7 +96,9 @@ impl Library {
         let session = self.session(handle)?;
         session.token.sync()?;
         let obj = self.visible_object(&session, object)?;
-        if !obj.flag(CKA_COPYABLE) {
+        // A managed key is one key with versions and metadata; a copy would be a second,
+        // unmanaged key sharing its material.
+        if !obj.flag(CKA_COPYABLE) || obj.key_id().is_some() {
             return Err(Error::ActionProhibited);
         }
         template.validate()?;
@@ -96,12 +109,20 @@ impl Library {
             attrs.set(ty, value.to_vec());
         }
         attrs.remove(CKA_UNIQUE_ID);
-        Ok(self.add_objects(&session, vec![attrs])?[0])
+        Ok(self.add_objects(&session, vec![attrs], crate::kms::Origin::External)?[0])
     }
 
     pub fn destroy_object(&self, handle: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE) -> Result<()> {
         let session = self.session(handle)?;
         session.token.sync()?;
+        // The other half of a key pair whose deletion is already scheduled is on its way out.
+        if let Ok(o) = session.token.object(object)
+            && o.is_managed_key()
+            && (!o.private || session.token.who() == Who::User)
+            && session.token.pending_deletion(&o)
+        {
+            return Ok(());
+        }
         let obj = self.visible_object(&session, object)?;
         if obj.on_token && !session.read_write {
             return Err(Error::SessionReadOnly);
@@ -109,7 +130,15 @@ impl Library {
         if !obj.flag(CKA_DESTROYABLE) {
             return Err(Error::ActionProhibited);
         }
-        session.token.destroy(&obj)
+        match obj.key_id() {
+            // Versions go only with their key.
+            Some(_) if obj.is_version() => Err(Error::ActionProhibited),
+            // A public key is no secret and its versions keep it: the object goes, the key
+            // stays.
+            Some(_) if obj.class == CKO_PUBLIC_KEY => session.token.destroy(&obj),
+            Some(key_id) => session.token.destroy_managed(key_id),
+            None => session.token.destroy(&obj),
+        }
     }
 
     pub fn object_size(&self, handle: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE) -> Result<usize> {
@@ -130,6 +159,13 @@ impl Library {
         let obj = self.visible_object(&session, object)?;
         let mut out = Vec::with_capacity(types.len());
         for &ty in types {
+            // Aliases live with the key's metadata, not in its objects.
+            if ty == CKA_KMS_ALIASES && obj.is_managed_key() {
+                let key_id = obj.key_id().unwrap_or_default();
+                let names = session.token.aliases_of(key_id)?;
+                out.push(AttrValue::Value(serde_json::to_vec(&names).map_err(|_| Error::GeneralError)?));
+                continue;
+            }
             if let Some(v) = obj.attrs().get(ty) {
                 out.push(AttrValue::Value(v.to_vec()));
                 continue;
@@ -143,7 +179,7 @@ impl Library {
                 out.push(AttrValue::Sensitive);
                 continue;
             }
-            match session.token.secrets(&obj)?.get(ty) {
+            match session.token.key_secrets(&obj)?.get(ty) {
                 Some(v) => out.push(AttrValue::Value(v.to_vec())),
                 None => out.push(AttrValue::Invalid),
             }
@@ -168,12 +204,51 @@ impl Library {
         }
         template.validate()?;
         let so = session.token.who() == Who::So;
+        if let Some(key_id) = obj.key_id() {
+            return self.set_managed_attributes(&session, &obj, key_id, template, so);
+        }
         let mut attrs = session.token.all_attrs(&obj)?;
         for (ty, value) in template.iter() {
+            if managed::is_kms_attribute(ty) {
+                return Err(Error::AttributeTypeInvalid);
+            }
             rules::check_change(&attrs, ty, value, false, so)?;
             attrs.set(ty, value.to_vec());
         }
         session.token.replace_attrs(&obj, attrs)
+    }
+
+    /// `C_SetAttributeValue` on a managed key: KMS attributes change the key's metadata through
+    /// the KMS rules; standard ones change every object of the key of that class, so that a
+    /// version (or a later one) never keeps a looser setting than the key.
+    fn set_managed_attributes(
+        &self,
+        session: &Session,
+        obj: &Object,
+        key_id: &str,
+        template: &Template,
+        so: bool,
+    ) -> Result<()> {
+        let mut standard = Attributes::new();
+        let mut kms = Attributes::new();
+        for (ty, value) in template.iter() {
+            if managed::is_kms_attribute(ty) {
+                if obj.is_version() || !managed::settable_later(ty) {
+                    return Err(Error::AttributeReadOnly);
+                }
+                kms.set(ty, value.to_vec());
+            } else {
+                rules::check_change(obj.attrs(), ty, value, false, so)?;
+                standard.set(ty, value.to_vec());
+            }
+        }
+        if !kms.is_empty() {
+            session.token.set_kms_attributes(key_id, &kms)?;
+        }
+        if !standard.is_empty() {
+            session.token.set_key_attributes(key_id, obj.class, &standard)?;
+        }
+        Ok(())
     }
 
     pub fn find_init(&self, handle: CK_SESSION_HANDLE, template: &Template) -> Result<()> {
@@ -187,22 +262,51 @@ impl Library {
         let matches = |o: &Object| logged_in || !o.private;
         let mut results: Vec<CK_OBJECT_HANDLE> = Vec::new();
         let want_token = template.get_bool(CKA_TOKEN).ok().flatten();
-        if want_token != Some(true) {
+        // A label of the form alias/… names a managed key by one of its aliases.
+        let alias_key = match template.get(CKA_LABEL) {
+            Some(l) if l.starts_with(b"alias/") => {
+                let name = std::str::from_utf8(l).map_err(|_| Error::AttributeValueInvalid)?;
+                Some(token.alias_key(name)?)
+            }
+            _ => None,
+        };
+        let stripped;
+        let template = match alias_key {
+            Some(_) => {
+                stripped = template.without(CKA_LABEL);
+                &stripped
+            }
+            None => template,
+        };
+        // Versions are found only by a search that asks for them.
+        let include_versions =
+            template.contains(CKA_KMS_IS_VERSION) || template.contains(CKA_KMS_KEY_VERSION_ID);
+        if want_token != Some(true) && alias_key.is_none() {
             for o in token.session_objects() {
                 if matches(&o) && self.matches(&session, &o, template) {
                     results.push(o.handle);
                 }
             }
         }
-        if want_token != Some(false) {
+        let key_id = match (&alias_key, template.get(CKA_KMS_KEY_ID)) {
+            (Some(target), _) => target.clone(),
+            (None, Some(id)) => {
+                Some(String::from_utf8(id.to_vec()).map_err(|_| Error::AttributeValueInvalid)?)
+            }
+            (None, None) => None,
+        };
+        let alias_unknown = matches!(alias_key, Some(None));
+        if want_token != Some(false) && !alias_unknown {
             let filter = Filter {
                 class: template.get_ulong(CKA_CLASS).ok().flatten(),
                 label: template.get(CKA_LABEL).map(<[u8]>::to_vec),
                 ckid: template.get(CKA_ID).map(<[u8]>::to_vec),
+                key_id,
                 include_private: logged_in,
+                include_versions,
             };
             for o in token.find_token_objects(&filter)? {
-                if matches(&o) && self.matches(&session, &o, template) {
+                if matches(&o) && token.visible(&o) && self.matches(&session, &o, template) {
                     results.push(o.handle);
                 }
             }

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::object::attribute::Attributes;
 use crate::object::{Object, SealedAttr, rules};
 use crate::store::{Filter, ObjectRecord, PinOwner, Store, TokenRecord};
+use crate::vendor::{CKA_KMS_IS_VERSION, CKA_KMS_KEY_ID, CKA_KMS_KEY_STATE};
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
@@ -50,16 +51,38 @@ pub struct TokenInfo {
     pub max_pin: usize,
 }
 
+/// The KMS settings a token works under.
+pub struct KmsSettings {
+    pub clock: crate::kms::clock::Clock,
+    pub quota: crate::config::QuotaConfig,
+    pub destroy: crate::config::DestroyPolicy,
+}
+
 pub struct Token {
     pub slot_id: CK_SLOT_ID,
     pub config: TokenConfig,
     pub pins: PinConfig,
+    pub kms: KmsSettings,
     store: std::result::Result<Box<dyn Store>, Error>,
     login: RwLock<Login>,
     pin_cache: PinCache,
     objects: ObjectCache,
     sync: Mutex<SyncPoint>,
+    /// When this process last looked for other processes' changes (milliseconds since
+    /// [`EPOCH`]).
+    last_sync: AtomicU64,
     handles: Arc<AtomicU64>,
+}
+
+/// How stale a managed key's cached state may get on the cryptographic path before it is read
+/// again: another process's disable, rotation or deletion takes effect within this time (and at
+/// once after any object call, which always reads the store).
+const SYNC_INTERVAL_MS: u64 = 100;
+
+static EPOCH: once_cell::sync::Lazy<std::time::Instant> = once_cell::sync::Lazy::new(std::time::Instant::now);
+
+fn millis() -> u64 {
+    EPOCH.elapsed().as_millis() as u64
 }
 
 impl Token {
@@ -67,6 +90,7 @@ impl Token {
         slot_id: CK_SLOT_ID,
         config: TokenConfig,
         pins: PinConfig,
+        kms: KmsSettings,
         store: std::result::Result<Box<dyn Store>, Error>,
         handles: Arc<AtomicU64>,
     ) -> Result<Token> {
@@ -78,11 +102,13 @@ impl Token {
             slot_id,
             config,
             pins,
+            kms,
             store,
             login: RwLock::new(Login { who: Who::Public, master_key: None }),
             pin_cache: PinCache::new()?,
             objects: ObjectCache::default(),
             sync: Mutex::new(SyncPoint { seq: 0, generation }),
+            last_sync: AtomicU64::new(0),
             handles,
         })
     }
@@ -108,7 +134,7 @@ impl Token {
         self.login.read().master_key.clone()
     }
 
-    fn new_handle(&self) -> CK_OBJECT_HANDLE {
+    pub(super) fn new_handle(&self) -> CK_OBJECT_HANDLE {
         self.handles.fetch_add(1, Ordering::Relaxed)
     }
 
@@ -220,6 +246,11 @@ impl Token {
             _ => return Err(Error::UserAnotherAlreadyLoggedIn),
         }
         *login = Login { who, master_key: Some(Arc::new(mk)) };
+        drop(login);
+        // The master key is here now: rotations that came due meanwhile can seal new material.
+        if let Err(e) = self.run_due() {
+            log::warn!("token in slot {}: due KMS work failed at login: {e:?}", self.slot_id);
+        }
         Ok(())
     }
 
@@ -273,6 +304,7 @@ impl Token {
     pub fn sync(&self) -> Result<()> {
         let store = self.store()?;
         let mut point = self.sync.lock();
+        self.last_sync.store(millis(), Ordering::Relaxed);
         let Some(changes) = store.poll(point.seq, point.generation)? else {
             return Ok(());
         };
@@ -292,6 +324,16 @@ impl Token {
         }
         point.seq = changes.head;
         Ok(())
+    }
+
+    /// Follows other processes' changes if the last look is older than [`SYNC_INTERVAL_MS`];
+    /// `true` if it looked.
+    pub fn sync_if_stale(&self) -> Result<bool> {
+        if millis().saturating_sub(self.last_sync.load(Ordering::Relaxed)) < SYNC_INTERVAL_MS {
+            return Ok(false);
+        }
+        self.sync()?;
+        Ok(true)
     }
 
     /// Opens sealed secrets with the master key of the current login.
@@ -345,7 +387,7 @@ impl Token {
         }
     }
 
-    fn decode(&self, handle: CK_OBJECT_HANDLE, rec: &ObjectRecord, seq: u64) -> Result<Object> {
+    pub(super) fn decode(&self, handle: CK_OBJECT_HANDLE, rec: &ObjectRecord, seq: u64) -> Result<Object> {
         let body: Body = postcard::from_bytes(&rec.body).map_err(|_| {
             log::error!("object {} in the token store is unreadable", rec.uid);
             Error::DeviceError
@@ -359,7 +401,7 @@ impl Token {
     }
 
     /// The store form of an object: its clear attributes, and its secrets sealed.
-    fn encode(&self, obj: &Object) -> Result<ObjectRecord> {
+    pub(super) fn encode(&self, obj: &Object) -> Result<ObjectRecord> {
         let mut sealed = Vec::new();
         if obj.has_secrets() {
             let mk = self.master_key().ok_or(Error::UserNotLoggedIn)?;
@@ -375,7 +417,38 @@ impl Token {
             label: obj.attrs().get(CKA_LABEL).unwrap_or_default().to_vec(),
             ckid: obj.attrs().get(CKA_ID).unwrap_or_default().to_vec(),
             private: obj.private,
+            key_id: obj.attrs().get(CKA_KMS_KEY_ID).map(|v| String::from_utf8_lossy(v).into_owned()),
+            is_version: obj.flag(CKA_KMS_IS_VERSION),
             body,
+        })
+    }
+
+    /// A stored object with its clear attributes changed by `f`; sealed secrets are kept as
+    /// they are, so no login is needed (they stay bound to the same uid).
+    pub(super) fn rewrite_record(
+        &self,
+        rec: &ObjectRecord,
+        f: impl FnOnce(&mut Attributes),
+    ) -> Result<ObjectRecord> {
+        let body: Body = postcard::from_bytes(&rec.body).map_err(|_| {
+            log::error!("object {} in the token store is unreadable", rec.uid);
+            Error::DeviceError
+        })?;
+        let mut attrs = Attributes::new();
+        for (ty, v) in body.attrs {
+            attrs.set(ty, v);
+        }
+        f(&mut attrs);
+        let body = Body { attrs: attrs.iter().map(|(t, v)| (t, v.to_vec())).collect(), sealed: body.sealed };
+        Ok(ObjectRecord {
+            uid: rec.uid.clone(),
+            class: rec.class,
+            label: attrs.get(CKA_LABEL).unwrap_or_default().to_vec(),
+            ckid: attrs.get(CKA_ID).unwrap_or_default().to_vec(),
+            private: attrs.flag(CKA_PRIVATE),
+            key_id: rec.key_id.clone(),
+            is_version: rec.is_version,
+            body: postcard::to_allocvec(&body).map_err(|_| Error::GeneralError)?,
         })
     }
 
@@ -386,19 +459,30 @@ impl Token {
         sets: Vec<Attributes>,
         owner: CK_SESSION_HANDLE,
     ) -> Result<Vec<CK_OBJECT_HANDLE>> {
+        self.add_objects_with(sets, owner, &mut |_| Ok(()))
+    }
+
+    /// As [`Token::add_objects`], with `extra` writes in the same transaction (the metadata of a
+    /// managed key, say): the objects and the writes are stored together or not at all.
+    pub fn add_objects_with(
+        &self,
+        sets: Vec<Attributes>,
+        owner: CK_SESSION_HANDLE,
+        extra: &mut dyn FnMut(&mut dyn crate::store::Tx) -> crate::store::StoreResult<()>,
+    ) -> Result<Vec<CK_OBJECT_HANDLE>> {
         let mut objs = Vec::with_capacity(sets.len());
         for mut attrs in sets {
-            let random = crate::engine::rand::array().map_err(|_| Error::FunctionFailed)?;
-            let uid = uuid::Builder::from_random_bytes(random).into_uuid().to_string();
-            attrs.set(CKA_UNIQUE_ID, uid.into_bytes());
+            attrs.set(CKA_UNIQUE_ID, new_uuid()?.into_bytes());
             let on_token = attrs.flag(CKA_TOKEN);
             objs.push(Object::new(self.new_handle(), attrs, (!on_token).then_some(owner), 0));
         }
         let records =
             objs.iter().filter(|o| o.on_token).map(|o| self.encode(o)).collect::<Result<Vec<_>>>()?;
         if !records.is_empty() {
-            let refs: Vec<&ObjectRecord> = records.iter().collect();
-            let seq = self.store()?.insert(&refs)?;
+            let seq = self.store()?.write(&mut |tx| {
+                records.iter().try_for_each(|r| tx.insert_object(r))?;
+                extra(tx)
+            })?;
             for o in objs.iter_mut().filter(|o| o.on_token) {
                 o.seq = seq;
             }
@@ -408,6 +492,20 @@ impl Token {
             self.objects.put(Arc::new(o));
         }
         Ok(handles)
+    }
+
+    /// Drops cached objects so their next use reads the store (after this process rewrote them).
+    pub(super) fn invalidate(&self, uids: &[String]) {
+        for uid in uids {
+            self.objects.invalidate(uid);
+        }
+    }
+
+    /// Forgets objects this process deleted from the store.
+    pub(super) fn forget(&self, uids: &[String]) {
+        for uid in uids {
+            self.objects.forget(uid);
+        }
     }
 
     /// Replaces an object's attributes (`C_SetAttributeValue`) with `all`, secrets included,
@@ -460,8 +558,21 @@ impl Token {
 
     /// Whether an object can be seen by sessions of this token now.
     pub fn visible(&self, obj: &Object) -> bool {
-        !obj.private || self.who() == Who::User
+        (!obj.private || self.who() == Who::User) && !self.pending_deletion(obj)
     }
+
+    /// A managed key whose deletion is scheduled: hidden from applications until it is purged
+    /// or the deletion is cancelled (through `kmsctl`).
+    pub fn pending_deletion(&self, obj: &Object) -> bool {
+        obj.key_id().is_some()
+            && obj.text(CKA_KMS_KEY_STATE) == Some(crate::kms::KeyState::PendingDeletion.name())
+    }
+}
+
+/// A random (version 4) UUID: object unique ids, key ids, version ids.
+pub fn new_uuid() -> Result<String> {
+    let random = crate::engine::rand::array().map_err(|_| Error::FunctionFailed)?;
+    Ok(uuid::Builder::from_random_bytes(random).into_uuid().to_string())
 }
 
 fn pin_flags(failures: u32, max: u32, low: CK_FLAGS, final_try: CK_FLAGS, locked: CK_FLAGS) -> CK_FLAGS {

@@ -54,9 +54,16 @@ pub fn module_path() -> PathBuf {
         .clone()
 }
 
-/// Writes the test configuration (cheap Argon2id, one token per name) into `dir`.
+/// Writes the test configuration (cheap Argon2id, one token per name) into `dir`. Quotas are
+/// raised and request rates unlimited: these tests are about PKCS#11 behaviour, and some make
+/// thousands of keys; the KMS tests configure their own limits.
 pub fn write_config(dir: &std::path::Path) -> PathBuf {
-    let mut text = String::from("[pin]\nargon2_memory_kib = 64\nargon2_iterations = 1\nmax_attempts = 3\n\n");
+    let mut text = String::from(
+        "[pin]\nargon2_memory_kib = 64\nargon2_iterations = 1\nmax_attempts = 3\n\n\
+         [quota]\nkeys = 1000000\naliases = 1000000\nkey_versions = 1000000\n\n\
+         [rate_limit]\ncreate = \"unlimited\"\ncrypto_symmetric = \"unlimited\"\n\
+         crypto_asymmetric = \"unlimited\"\nread = \"unlimited\"\nwrite = \"unlimited\"\n\n",
+    );
     for name in TOKENS {
         text.push_str(&format!("[[token]]\nlabel = \"{name}\"\n\n"));
     }
