@@ -359,8 +359,8 @@ mod tests {
     #[test]
     fn keys_sort_by_utf8_bytes() {
         // 'B' < 'a' < 'é' < '中' in UTF-16 order too; a supplementary character is where the two
-        // orders part (UTF-16 puts its surrogates before U+FFFD, UTF-8 after), as Java's sort of
-        // `String`s would.
+        // orders part (UTF-16 puts its surrogates before U+FFFD, UTF-8 after). DESIGN §1 fixes
+        // UTF-8 order; a Java `TreeMap` would sort by UTF-16 and differ on such keys only.
         let c =
             Context::parse(r#"{"a":"1","中":"2","B":"3","é":"4","😀":"5","\uFFFD":"6"}"#.as_bytes()).unwrap();
         assert_eq!(c.canonical(), "B=3&a=1&é=4&中=2&\u{FFFD}=6&😀=5");
