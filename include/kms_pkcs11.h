@@ -112,4 +112,17 @@ typedef struct CK_KMS_DATA_KEY_PARAMS {
     CK_ULONG ulContextLen;
 } CK_KMS_DATA_KEY_PARAMS;
 
+/* The vendor interface, from C_GetInterface((CK_UTF8CHAR_PTR)KMS_INTERFACE_NAME, NULL, &i, 0):
+   i->pFunctionList points to a CK_KMS_FUNCTION_LIST. */
+#define KMS_INTERFACE_NAME "KMS PKCS11"
+
+typedef struct CK_KMS_FUNCTION_LIST {
+    CK_VERSION version; /* 1.0 */
+    /* The KMS error code (e.g. "Rejected.Throttling", "Rejected.Disabled") of the calling
+       thread's last failed call that had one, as UTF-8 without a terminating NUL; length 0 when
+       there was none. Follows the PKCS#11 size-query convention: pCode NULL sets *pulCodeLen;
+       a short buffer gives CKR_BUFFER_TOO_SMALL. */
+    CK_RV (*C_KMS_GetLastError)(CK_UTF8CHAR_PTR pCode, CK_ULONG_PTR pulCodeLen);
+} CK_KMS_FUNCTION_LIST;
+
 #endif /* KMS_PKCS11_H */

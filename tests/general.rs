@@ -370,24 +370,26 @@ fn function_list_2_40_has_all_68_functions() {
 // C_GetInterfaceList and C_GetInterface
 
 #[test]
-fn interface_list_offers_pkcs11_3_2_3_0_and_2_40() {
+fn interface_list_offers_pkcs11_3_2_3_0_and_2_40_and_the_vendor_interface() {
     let _s = serial();
     let (get_list, _) = interface_fns();
     let mut count: CK_ULONG = 0;
     // SAFETY: a size query: null list, writable count.
     assert_eq!(unsafe { get_list(null_mut(), &mut count) }, CKR_OK);
-    assert_eq!(count, 3);
+    assert_eq!(count, 4);
     // SAFETY: CK_INTERFACE is plain data; all-zero is valid.
     let mut list: Vec<CK_INTERFACE> = vec![unsafe { std::mem::zeroed() }; count as usize];
     // SAFETY: `list` holds `count` interfaces.
     assert_eq!(unsafe { get_list(list.as_mut_ptr(), &mut count) }, CKR_OK);
-    assert_eq!(count, 3);
-    let mut versions: Vec<(u8, u8)> = list.iter().map(list_version).collect();
-    versions.sort();
-    assert_eq!(versions, [(2, 40), (3, 0), (3, 2)]);
-    for i in &list {
-        assert_eq!(interface_name(i), "PKCS 11");
-    }
+    assert_eq!(count, 4);
+    let mut seen: Vec<(String, (u8, u8))> =
+        list.iter().map(|i| (interface_name(i), list_version(i))).collect();
+    seen.sort();
+    let expected = [("KMS PKCS11", (1, 0)), ("PKCS 11", (2, 40)), ("PKCS 11", (3, 0)), ("PKCS 11", (3, 2))];
+    assert_eq!(seen, expected.map(|(n, v)| (n.to_string(), v)));
+    // The default (no name) is the newest standard interface.
+    assert_eq!(interface_name(&list[0]), "PKCS 11");
+    assert_eq!(list_version(&list[0]), (3, 2));
 }
 
 #[test]
@@ -399,7 +401,7 @@ fn interface_list_short_buffer_is_buffer_too_small_with_the_count() {
     let mut count: CK_ULONG = 2;
     // SAFETY: `list` holds 2 interfaces and `count` says so.
     assert_eq!(unsafe { get_list(list.as_mut_ptr(), &mut count) }, CKR_BUFFER_TOO_SMALL);
-    assert_eq!(count, 3);
+    assert_eq!(count, 4);
 }
 
 #[test]

@@ -3,15 +3,17 @@
 //! list is a real function.
 
 use super::util::fill_list;
+use super::{before_3_2, guard, session::*, sign::*, slot_token::*};
 use super::{digest::*, dual::*, encrypt::*, general::*, keys::*, message::*, object::*, random::*};
-use super::{guard, session::*, sign::*, slot_token::*};
 use crate::error::Error;
 use cryptoki_sys::*;
 use std::ffi::c_void;
 
-/// Builds a function list of type `$ty`: the 2.40 functions, then the listed extra ones.
+/// Builds a function list of type `$ty`: the 2.40 functions, then the listed extra ones. The
+/// functions that can hit a KMS quota come from `$quota` (see `before_3_2`).
 macro_rules! function_list {
-    ($ty:ident, $major:expr, $minor:expr, $get_info:expr, { $($extra:ident),* $(,)? }) => {
+    ($ty:ident, $major:expr, $minor:expr, $get_info:expr, $quota:path, { $($extra:ident),* $(,)? }) => {{
+        use $quota as quota;
         $ty {
             version: CK_VERSION { major: $major, minor: $minor },
             C_Initialize: Some(C_Initialize),
@@ -34,12 +36,12 @@ macro_rules! function_list {
             C_SetOperationState: Some(C_SetOperationState),
             C_Login: Some(C_Login),
             C_Logout: Some(C_Logout),
-            C_CreateObject: Some(C_CreateObject),
-            C_CopyObject: Some(C_CopyObject),
+            C_CreateObject: Some(quota::C_CreateObject),
+            C_CopyObject: Some(quota::C_CopyObject),
             C_DestroyObject: Some(C_DestroyObject),
             C_GetObjectSize: Some(C_GetObjectSize),
             C_GetAttributeValue: Some(C_GetAttributeValue),
-            C_SetAttributeValue: Some(C_SetAttributeValue),
+            C_SetAttributeValue: Some(quota::C_SetAttributeValue),
             C_FindObjectsInit: Some(C_FindObjectsInit),
             C_FindObjects: Some(C_FindObjects),
             C_FindObjectsFinal: Some(C_FindObjectsFinal),
@@ -72,11 +74,11 @@ macro_rules! function_list {
             C_DecryptDigestUpdate: Some(C_DecryptDigestUpdate),
             C_SignEncryptUpdate: Some(C_SignEncryptUpdate),
             C_DecryptVerifyUpdate: Some(C_DecryptVerifyUpdate),
-            C_GenerateKey: Some(C_GenerateKey),
-            C_GenerateKeyPair: Some(C_GenerateKeyPair),
+            C_GenerateKey: Some(quota::C_GenerateKey),
+            C_GenerateKeyPair: Some(quota::C_GenerateKeyPair),
             C_WrapKey: Some(C_WrapKey),
-            C_UnwrapKey: Some(C_UnwrapKey),
-            C_DeriveKey: Some(C_DeriveKey),
+            C_UnwrapKey: Some(quota::C_UnwrapKey),
+            C_DeriveKey: Some(quota::C_DeriveKey),
             C_SeedRandom: Some(C_SeedRandom),
             C_GenerateRandom: Some(C_GenerateRandom),
             C_GetFunctionStatus: Some(C_GetFunctionStatus),
@@ -84,12 +86,12 @@ macro_rules! function_list {
             C_WaitForSlotEvent: Some(C_WaitForSlotEvent),
             $($extra: Some($extra),)*
         }
-    };
+    }};
 }
 
-static LIST_2_40: CK_FUNCTION_LIST = function_list!(CK_FUNCTION_LIST, 2, 40, C_GetInfo, {});
+static LIST_2_40: CK_FUNCTION_LIST = function_list!(CK_FUNCTION_LIST, 2, 40, C_GetInfo, before_3_2, {});
 
-static LIST_3_0: CK_FUNCTION_LIST_3_0 = function_list!(CK_FUNCTION_LIST_3_0, 3, 0, get_info_3_0, {
+static LIST_3_0: CK_FUNCTION_LIST_3_0 = function_list!(CK_FUNCTION_LIST_3_0, 3, 0, get_info_3_0, before_3_2, {
     C_GetInterfaceList, C_GetInterface, C_LoginUser, C_SessionCancel,
     C_MessageEncryptInit, C_EncryptMessage, C_EncryptMessageBegin, C_EncryptMessageNext, C_MessageEncryptFinal,
     C_MessageDecryptInit, C_DecryptMessage, C_DecryptMessageBegin, C_DecryptMessageNext, C_MessageDecryptFinal,
@@ -97,7 +99,7 @@ static LIST_3_0: CK_FUNCTION_LIST_3_0 = function_list!(CK_FUNCTION_LIST_3_0, 3, 
     C_MessageVerifyInit, C_VerifyMessage, C_VerifyMessageBegin, C_VerifyMessageNext, C_MessageVerifyFinal,
 });
 
-static LIST_3_2: CK_FUNCTION_LIST_3_2 = function_list!(CK_FUNCTION_LIST_3_2, 3, 2, get_info_3_2, {
+static LIST_3_2: CK_FUNCTION_LIST_3_2 = function_list!(CK_FUNCTION_LIST_3_2, 3, 2, get_info_3_2, before_3_2::current, {
     C_GetInterfaceList, C_GetInterface, C_LoginUser, C_SessionCancel,
     C_MessageEncryptInit, C_EncryptMessage, C_EncryptMessageBegin, C_EncryptMessageNext, C_MessageEncryptFinal,
     C_MessageDecryptInit, C_DecryptMessage, C_DecryptMessageBegin, C_DecryptMessageNext, C_MessageDecryptFinal,
@@ -109,9 +111,44 @@ static LIST_3_2: CK_FUNCTION_LIST_3_2 = function_list!(CK_FUNCTION_LIST_3_2, 3, 
 });
 
 const NAME: &[u8] = b"PKCS 11\0";
+/// The vendor interface (`KMS_INTERFACE_NAME` in `include/kms_pkcs11.h`).
+const KMS_NAME: &[u8] = b"KMS PKCS11\0";
+
+/// `CK_KMS_FUNCTION_LIST` of `include/kms_pkcs11.h`.
+#[repr(C)]
+pub struct KmsFunctionList {
+    pub version: CK_VERSION,
+    pub get_last_error: unsafe extern "C" fn(*mut CK_UTF8CHAR, *mut CK_ULONG) -> CK_RV,
+}
+
+static KMS_LIST: KmsFunctionList =
+    KmsFunctionList { version: CK_VERSION { major: 1, minor: 0 }, get_last_error: kms_get_last_error };
+
+/// `C_KMS_GetLastError`: the KMS code of the calling thread's last failure, with the
+/// size-query convention.
+///
+/// # Safety
+/// `len` readable and writable; `code` null or writable for `*len` bytes.
+unsafe extern "C" fn kms_get_last_error(code: *mut CK_UTF8CHAR, len: *mut CK_ULONG) -> CK_RV {
+    guard("C_KMS_GetLastError", || {
+        let text = crate::kms::last_error().map(|e| e.code.name()).unwrap_or_default();
+        // SAFETY: the caller's buffer and length, checked inside.
+        let out = unsafe { super::util::output(code, len)? };
+        let result = match out {
+            crate::token::Out::Query => Ok(text.len()),
+            crate::token::Out::Buf(buf) if buf.len() < text.len() => Err(Error::BufferTooSmall(text.len())),
+            crate::token::Out::Buf(buf) => {
+                buf[..text.len()].copy_from_slice(text.as_bytes());
+                Ok(text.len())
+            }
+        };
+        // SAFETY: `len` was checked non-null by `output`; writable per the caller.
+        unsafe { super::util::deliver(len, result) }
+    })
+}
 
 /// The interfaces, newest first; the first is the default.
-struct Interfaces([CK_INTERFACE; 3]);
+struct Interfaces([CK_INTERFACE; 4]);
 
 // SAFETY: the pointers refer to immutable statics (the name and the function lists), which the
 // caller only reads; sharing them between threads is sound.
@@ -133,7 +170,20 @@ static INTERFACES: Interfaces = Interfaces([
         pFunctionList: &LIST_2_40 as *const CK_FUNCTION_LIST as *mut c_void,
         flags: 0,
     },
+    CK_INTERFACE {
+        pInterfaceName: KMS_NAME.as_ptr() as *mut CK_UTF8CHAR,
+        pFunctionList: &KMS_LIST as *const KmsFunctionList as *mut c_void,
+        flags: 0,
+    },
 ]);
+
+fn interface_name(i: &CK_INTERFACE) -> &'static [u8] {
+    if std::ptr::eq(i.pInterfaceName, KMS_NAME.as_ptr()) {
+        &KMS_NAME[..KMS_NAME.len() - 1]
+    } else {
+        &NAME[..NAME.len() - 1]
+    }
+}
 
 fn list_version(i: &CK_INTERFACE) -> CK_VERSION {
     // SAFETY: every list starts with its CK_VERSION, and the pointer is one of our statics.
@@ -175,13 +225,13 @@ pub unsafe extern "C" fn C_GetInterface(
         if interface.is_null() {
             return Err(Error::ArgumentsBad);
         }
-        if !name.is_null() {
+        // No name means the standard interface.
+        let wanted_name = if name.is_null() {
+            &NAME[..NAME.len() - 1]
+        } else {
             // SAFETY: non-null and NUL-terminated per the caller.
-            let n = unsafe { std::ffi::CStr::from_ptr(name as *const std::ffi::c_char) };
-            if n.to_bytes() != &NAME[..NAME.len() - 1] {
-                return Err(Error::ArgumentsBad);
-            }
-        }
+            unsafe { std::ffi::CStr::from_ptr(name as *const std::ffi::c_char) }.to_bytes()
+        };
         let wanted = if version.is_null() {
             None
         } else {
@@ -190,7 +240,9 @@ pub unsafe extern "C" fn C_GetInterface(
         };
         let found = INTERFACES.0.iter().find(|i| {
             let v = list_version(i);
-            wanted.is_none_or(|w| w.major == v.major && w.minor == v.minor) && (i.flags & flags) == flags
+            interface_name(i) == wanted_name
+                && wanted.is_none_or(|w| w.major == v.major && w.minor == v.minor)
+                && (i.flags & flags) == flags
         });
         let found = found.ok_or(Error::ArgumentsBad)?;
         // SAFETY: checked for null; the caller gives a writable pointer slot.

@@ -3,6 +3,7 @@
 //! panics, and maps the engine's [`Error`](crate::error::Error) to `CK_RV`. Every rule lives in
 //! [`token`](crate::token) and below.
 
+mod before_3_2;
 mod digest;
 mod dual;
 mod encrypt;

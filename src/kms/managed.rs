@@ -6,7 +6,7 @@
 //! per version (holding that version's material). A key pair has a private and a public object
 //! in each role.
 
-use super::{KeySpec, KeyState, KeyUsage, KmsCode, KmsError, Origin};
+use super::{KeySpec, KeyState, KeyUsage, KmsCode, KmsError, Origin, names};
 use crate::object::attribute::{Attributes, bool_bytes, ulong_bytes};
 use crate::object::rules;
 use crate::store::KmsKeyRecord;
@@ -15,13 +15,6 @@ use cryptoki_sys::*;
 
 const DAY: u64 = 86_400;
 
-/// Shortest and longest automatic rotation interval (reference §6).
-pub const MIN_ROTATION: u64 = 7 * DAY;
-pub const MAX_ROTATION: u64 = 730 * DAY;
-/// Deletion window bounds and default, in days (reference §4).
-pub const MIN_WINDOW_DAYS: u64 = 7;
-pub const MAX_WINDOW_DAYS: u64 = 366;
-pub const DEFAULT_WINDOW_DAYS: u64 = 30;
 /// Manual versions of asymmetric keys: at most this many, this far apart (reference §6).
 pub const MAX_VERSIONS: usize = 50;
 pub const MIN_VERSION_GAP: u64 = 7 * DAY;
@@ -160,10 +153,7 @@ pub fn check_rotation(spec: KeySpec, interval: u64) -> Result<(), KmsError> {
             "asymmetric keys do not rotate automatically; create versions with kmsctl create-key-version",
         ));
     }
-    if !(MIN_ROTATION..=MAX_ROTATION).contains(&interval) {
-        return Err(KmsError::new(KmsCode::InvalidParameter, "the rotation interval must be 7 to 730 days"));
-    }
-    Ok(())
+    names::check_rotation_interval(interval).map(|_| ())
 }
 
 pub fn state_of(rec: &KmsKeyRecord) -> KeyState {
@@ -277,9 +267,7 @@ pub fn disable(rec: &mut KmsKeyRecord) -> Result<(), KmsError> {
 }
 
 pub fn schedule_deletion(rec: &mut KmsKeyRecord, window_days: u64, now: u64) -> Result<(), KmsError> {
-    if !(MIN_WINDOW_DAYS..=MAX_WINDOW_DAYS).contains(&window_days) {
-        return Err(KmsError::new(KmsCode::InvalidParameter, "the pending window must be 7 to 366 days"));
-    }
+    names::deletion_window_days(Some(window_days))?;
     if rec.deletion_protection {
         return Err(KmsError::new(KmsCode::DeletionProtected, "the key has deletion protection"));
     }

@@ -259,8 +259,21 @@ impl KmsError {
 impl From<KmsError> for Error {
     fn from(e: KmsError) -> Error {
         log::info!("{e}");
-        e.code.error()
+        let rv = e.code.error();
+        LAST_ERROR.with(|last| *last.borrow_mut() = Some(e));
+        rv
     }
+}
+
+thread_local! {
+    /// The KMS error behind this thread's last failed call, for the vendor interface: a
+    /// `CKR_*` alone cannot tell `Rejected.Throttling` from other device errors.
+    static LAST_ERROR: std::cell::RefCell<Option<KmsError>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The KMS error of this thread's last failure that had one.
+pub fn last_error() -> Option<KmsError> {
+    LAST_ERROR.with(|last| last.borrow().clone())
 }
 
 #[cfg(test)]

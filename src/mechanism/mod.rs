@@ -351,6 +351,11 @@ pub fn unwrap(mech: &Mechanism, unwrapping_key: &LoadedKey, wrapped: &[u8]) -> R
     }
 }
 
+/// The KMS mechanisms, which work on a managed key's versions rather than one key.
+pub fn is_kms_mechanism(ty: CK_MECHANISM_TYPE) -> bool {
+    matches!(ty, crate::vendor::CKM_KMS_ENVELOPE | crate::vendor::CKM_KMS_DATA_KEY_WITHOUT_PLAINTEXT)
+}
+
 /// Mechanisms whose ciphertext authenticates the key that made it, so that a managed key can
 /// try each of its versions in turn on data sealed before a rotation (DESIGN §3). Other modes
 /// would "decrypt" under any key into garbage, so they use the primary version only.
@@ -366,7 +371,7 @@ fn wrong_version(e: &Error) -> bool {
 /// Decryption with a managed key's versions (newest first): the envelope format names its
 /// version; authenticated modes try each version; anything else uses the primary.
 pub fn decrypt_init_versions(mech: &Mechanism, versions: &Arc<Versions>) -> Result<Box<dyn Cipher>> {
-    if mech.ty == crate::vendor::CKM_KMS_ENVELOPE {
+    if is_kms_mechanism(mech.ty) {
         return kms_envelope::cipher_init(mech, versions, false);
     }
     let primary = &versions.0.first().ok_or(Error::GeneralError)?.1;
@@ -379,7 +384,7 @@ pub fn decrypt_init_versions(mech: &Mechanism, versions: &Arc<Versions>) -> Resu
 
 /// Encryption with a managed key: with its primary version, or the envelope format.
 pub fn encrypt_init_versions(mech: &Mechanism, versions: &Arc<Versions>) -> Result<Box<dyn Cipher>> {
-    if mech.ty == crate::vendor::CKM_KMS_ENVELOPE {
+    if is_kms_mechanism(mech.ty) {
         return kms_envelope::cipher_init(mech, versions, true);
     }
     encrypt_init(mech, &versions.0.first().ok_or(Error::GeneralError)?.1)

@@ -7,6 +7,7 @@ use super::session::{Active, Ops, Out, Session, Step};
 use super::slot::Who;
 use crate::error::{Error, Result};
 use crate::kms::Origin as KmsOrigin;
+use crate::kms::rate_limit::Group;
 use crate::mechanism::{self, Cipher, LoadedKey, Mechanism};
 use crate::object::Object;
 use crate::object::attribute::{Attributes, Template, decode_ulong};
@@ -93,10 +94,13 @@ impl Library {
             Err(e) => return Err(e),
         };
         let obj = match obj.key_id() {
-            Some(_) => match session.token.ready_for_use(obj) {
-                Err(Error::ObjectHandleInvalid) => return Err(invalid),
-                r => r?,
-            },
+            Some(_) => {
+                self.throttle(Group::crypto(obj.class == CKO_SECRET_KEY))?;
+                match session.token.ready_for_use(obj) {
+                    Err(Error::ObjectHandleInvalid) => return Err(invalid),
+                    r => r?,
+                }
+            }
             None => obj,
         };
         if !obj.flag(usage) {
@@ -132,7 +136,7 @@ impl Library {
         obj: &Object,
         mech: CK_MECHANISM_TYPE,
     ) -> Result<Arc<mechanism::Versions>> {
-        if mech == CKM_KMS_ENVELOPE && obj.key_id().is_none() {
+        if mechanism::is_kms_mechanism(mech) && obj.key_id().is_none() {
             return Err(Error::KeyTypeInconsistent);
         }
         session.token.key_versions(obj)
@@ -160,7 +164,7 @@ impl Library {
         self.check_mechanism(&s, mech.ty)?;
         let (obj, k) = self.usable_key(&s, key, usage, mech.ty, Error::KeyHandleInvalid)?;
         let encrypt = usage == CKA_ENCRYPT;
-        let op = if mech.ty == CKM_KMS_ENVELOPE || (!encrypt && obj.key_id().is_some()) {
+        let op = if mechanism::is_kms_mechanism(mech.ty) || (!encrypt && obj.key_id().is_some()) {
             let versions = self.versions_for(&s, &obj, mech.ty)?;
             if encrypt {
                 mechanism::encrypt_init_versions(mech, &versions)?
@@ -285,7 +289,12 @@ impl Library {
         if obj.class != CKO_SECRET_KEY {
             return Err(Error::KeyIndigestible);
         }
-        let obj = if obj.key_id().is_some() { s.token.ready_for_use(obj)? } else { obj };
+        let obj = if obj.key_id().is_some() {
+            self.throttle(Group::CryptoSymmetric)?;
+            s.token.ready_for_use(obj)?
+        } else {
+            obj
+        };
         let material = s.token.key_material(&obj)?;
         let bytes = material.secret_bytes().ok_or(Error::KeyIndigestible)?;
         let mut ops = s.ops.lock();

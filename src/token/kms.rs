@@ -6,7 +6,7 @@ use super::slot::{Token, new_uuid};
 use crate::config::DestroyPolicy;
 use crate::error::{Error, Result};
 use crate::kms::managed::{self, NewKeyOptions};
-use crate::kms::{KeySpec, KeyState, KmsCode, KmsError, Origin};
+use crate::kms::{KeySpec, KeyState, KmsCode, KmsError, Origin, names};
 use crate::mechanism::{self, LoadedKey, Mechanism, Versions};
 use crate::object::Object;
 use crate::object::attribute::{Attributes, Template, decode_bool, decode_ulong, ulong_bytes};
@@ -45,14 +45,13 @@ impl CreationOptions {
                 if !managed::settable_at_creation(ty) {
                     return Err(Error::AttributeReadOnly);
                 }
-                let text = || String::from_utf8(value.to_vec()).map_err(|_| Error::AttributeValueInvalid);
                 match ty {
                     CKA_KMS_ROTATION_INTERVAL => {
                         o.rotation_interval = crate::object::attribute::decode_ulong(&value)?;
                     }
-                    CKA_KMS_DESCRIPTION => o.description = checked_description(&text()?)?,
-                    CKA_KMS_TAGS => o.tags = checked_tags(&text()?)?,
-                    CKA_KMS_ALIASES => o.aliases = checked_aliases(&text()?)?,
+                    CKA_KMS_DESCRIPTION => o.description = description(&value)?,
+                    CKA_KMS_TAGS => o.tags = tags(&value)?,
+                    CKA_KMS_ALIASES => o.aliases = names::parse_aliases(&value)?,
                     CKA_KMS_DELETION_PROTECTION => {
                         o.deletion_protection = crate::object::attribute::decode_bool(&value)?;
                     }
@@ -64,35 +63,16 @@ impl CreationOptions {
     }
 }
 
-pub(super) fn checked_description(text: &str) -> Result<String> {
-    if text.chars().count() > 8192 {
-        return Err(
-            KmsError::new(KmsCode::InvalidParameter, "a description has at most 8192 characters").into()
-        );
-    }
-    Ok(text.to_string())
+/// A description from an attribute value.
+fn description(value: &[u8]) -> Result<String> {
+    let text = String::from_utf8(value.to_vec()).map_err(|_| Error::AttributeValueInvalid)?;
+    names::check_description(&text)?;
+    Ok(text)
 }
 
-pub(super) fn checked_tags(text: &str) -> Result<String> {
-    let v: serde_json::Value = serde_json::from_str(text)
-        .map_err(|_| KmsError::new(KmsCode::InvalidParameter, "tags must be a JSON object of strings"))?;
-    let ok = v.as_object().is_some_and(|m| m.values().all(|x| x.is_string()));
-    if !ok {
-        return Err(KmsError::new(KmsCode::InvalidParameter, "tags must be a JSON object of strings").into());
-    }
-    Ok(v.to_string())
-}
-
-pub(super) fn checked_aliases(text: &str) -> Result<Vec<String>> {
-    let v: Vec<String> = serde_json::from_str(text)
-        .map_err(|_| KmsError::new(KmsCode::InvalidParameter, "aliases must be a JSON array of names"))?;
-    for a in &v {
-        let ok = a.starts_with("alias/") && a.len() > 6 && a.len() <= 255 && !a.starts_with("alias/acs");
-        if !ok {
-            return Err(KmsError::new(KmsCode::InvalidParameter, format!("{a} is not an alias name")).into());
-        }
-    }
-    Ok(v)
+/// Tags (a JSON object of strings) from an attribute value, normalized.
+fn tags(value: &[u8]) -> Result<String> {
+    Ok(names::Tags::parse(value)?.to_json())
 }
 
 /// Whether a set of new objects is a key that becomes a managed key: token secret or private
@@ -515,10 +495,12 @@ impl Token {
             // Another process may have rotated already; `rotate` re-checks in its transaction.
             self.sync()?;
             let key_id = obj.key_id().unwrap_or_default().to_string();
+            // A rotation that cannot happen now (no master key before a login, a full version
+            // quota, a busy store) waits for the next use; the key still works with its
+            // current primary version.
             match self.rotate(&key_id, false) {
-                // Without the master key the rotation waits for a login; the key still works.
                 Ok(_) | Err(Error::UserNotLoggedIn) => {}
-                Err(e) => return Err(e),
+                Err(e) => log::warn!("managed key {key_id}: automatic rotation deferred: {e:?}"),
             }
             obj = self.object(obj.handle)?;
         }
@@ -541,7 +523,7 @@ impl Token {
         match self.kms.destroy {
             DestroyPolicy::Schedule => {
                 self.update_key(key_id, &mut |rec, _| {
-                    managed::schedule_deletion(rec, managed::MIN_WINDOW_DAYS, now).map_err(refuse)
+                    managed::schedule_deletion(rec, names::DELETION_MIN_DAYS, now).map_err(refuse)
                 })?;
                 log::info!("managed key {key_id} scheduled for deletion");
                 Ok(())
@@ -565,14 +547,13 @@ impl Token {
         let limit = self.kms.quota.aliases;
         let mut edits = Vec::new();
         for (ty, value) in changes.iter() {
-            let text = || String::from_utf8(value.to_vec()).map_err(|_| Error::AttributeValueInvalid);
             edits.push(match ty {
                 CKA_KMS_ROTATION_INTERVAL => Edit::Rotation(decode_ulong(value)? as u64),
-                CKA_KMS_DESCRIPTION => Edit::Description(checked_description(&text()?)?),
-                CKA_KMS_TAGS => Edit::Tags(checked_tags(&text()?)?),
-                CKA_KMS_ALIASES => Edit::Aliases(checked_aliases(&text()?)?),
+                CKA_KMS_DESCRIPTION => Edit::Description(description(value)?),
+                CKA_KMS_TAGS => Edit::Tags(tags(value)?),
+                CKA_KMS_ALIASES => Edit::Aliases(names::parse_aliases(value)?),
                 CKA_KMS_DELETION_PROTECTION => Edit::Protection(decode_bool(value)?),
-                CKA_KMS_KEY_STATE => match KeyState::parse(&text()?) {
+                CKA_KMS_KEY_STATE => match std::str::from_utf8(value).ok().and_then(KeyState::parse) {
                     Some(s @ (KeyState::Enabled | KeyState::Disabled)) => Edit::State(s),
                     // Deletion goes through C_DestroyObject (or kmsctl), which say how long.
                     _ => return Err(Error::AttributeValueInvalid),

@@ -14,6 +14,7 @@ pub mod vault;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::kms::rate_limit::{Group, RateLimiter};
 use crate::store::sqlite::SqliteStore;
 use cryptoki_sys::*;
 use parking_lot::RwLock;
@@ -34,6 +35,8 @@ pub struct SessionInfo {
 /// One initialized library: what `C_Initialize` builds and `C_Finalize` drops.
 pub struct Library {
     pub config: Config,
+    /// Request rates per KMS operation group, for this process.
+    limiter: RateLimiter,
     tokens: Vec<Arc<Token>>,
     sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Session>>>,
     next_session: AtomicU64,
@@ -70,7 +73,23 @@ impl Library {
             }
             tokens.push(Arc::new(token));
         }
-        Ok(Library { config, tokens, sessions: RwLock::new(HashMap::new()), next_session: AtomicU64::new(1) })
+        Ok(Library {
+            limiter: RateLimiter::new(&config.rate_limit),
+            config,
+            tokens,
+            sessions: RwLock::new(HashMap::new()),
+            next_session: AtomicU64::new(1),
+        })
+    }
+
+    /// Lets one KMS request of `group` through, within this process's rate for the group.
+    pub(crate) fn throttle(&self, group: Group) -> Result<()> {
+        Ok(self.limiter.acquire(group)?)
+    }
+
+    /// The rate limiter's view of recent traffic, for `kmsctl describe-quotas`.
+    pub fn rate_usage(&self) -> Vec<crate::kms::rate_limit::GroupUsage> {
+        self.limiter.usage()
     }
 
     pub fn slots(&self) -> &[Arc<Token>] {

@@ -6,6 +6,7 @@ use super::session::{Search, Session};
 use super::slot::{Who, may_reveal};
 use crate::error::{Error, Result};
 use crate::kms::managed;
+use crate::kms::rate_limit::Group;
 use crate::mechanism;
 use crate::object::Object;
 use crate::object::attribute::{Attributes, Template};
@@ -59,6 +60,7 @@ impl Library {
             self.check_writable(session, a.flag(CKA_TOKEN), a.flag(CKA_PRIVATE))?;
         }
         if super::kms::becomes_managed(&sets) {
+            self.throttle(Group::Create)?;
             return session.token.create_managed(sets, session.handle, origin);
         }
         if sets.iter().any(|a| a.iter().any(|(t, _)| managed::is_kms_attribute(t))) {
@@ -136,7 +138,10 @@ impl Library {
             // A public key is no secret and its versions keep it: the object goes, the key
             // stays.
             Some(_) if obj.class == CKO_PUBLIC_KEY => session.token.destroy(&obj),
-            Some(key_id) => session.token.destroy_managed(key_id),
+            Some(key_id) => {
+                self.throttle(Group::Write)?;
+                session.token.destroy_managed(key_id)
+            }
             None => session.token.destroy(&obj),
         }
     }
@@ -157,6 +162,10 @@ impl Library {
         let session = self.session(handle)?;
         session.token.sync()?;
         let obj = self.visible_object(&session, object)?;
+        // Reading a managed key's KMS attributes is DescribeKey.
+        if obj.key_id().is_some() && types.iter().any(|t| managed::is_kms_attribute(*t)) {
+            self.throttle(Group::Read)?;
+        }
         let mut out = Vec::with_capacity(types.len());
         for &ty in types {
             // Aliases live with the key's metadata, not in its objects.
@@ -229,6 +238,7 @@ impl Library {
         template: &Template,
         so: bool,
     ) -> Result<()> {
+        self.throttle(Group::Write)?;
         let mut standard = Attributes::new();
         let mut kms = Attributes::new();
         for (ty, value) in template.iter() {
