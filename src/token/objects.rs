@@ -117,20 +117,17 @@ impl Library {
     pub fn destroy_object(&self, handle: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE) -> Result<()> {
         let session = self.session(handle)?;
         session.token.sync()?;
-        // The other half of a key pair whose deletion is already scheduled is on its way out.
-        if let Ok(o) = session.token.object(object)
-            && o.is_managed_key()
-            && (!o.private || session.token.who() == Who::User)
-            && session.token.pending_deletion(&o)
-        {
-            return Ok(());
-        }
         let obj = self.visible_object(&session, object)?;
         if obj.on_token && !session.read_write {
             return Err(Error::SessionReadOnly);
         }
         if !obj.flag(CKA_DESTROYABLE) {
             return Err(Error::ActionProhibited);
+        }
+        // A key whose deletion is already scheduled (the other half of a pair, say) is on its
+        // way out.
+        if obj.is_managed_key() && session.token.pending_deletion(&obj) {
+            return Ok(());
         }
         match obj.key_id() {
             // Versions go only with their key.
@@ -316,7 +313,7 @@ impl Library {
                 include_versions,
             };
             for o in token.find_token_objects(&filter)? {
-                if matches(&o) && token.visible(&o) && self.matches(&session, &o, template) {
+                if matches(&o) && !token.pending_deletion(&o) && self.matches(&session, &o, template) {
                     results.push(o.handle);
                 }
             }

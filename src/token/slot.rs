@@ -558,11 +558,12 @@ impl Token {
 
     /// Whether an object can be seen by sessions of this token now.
     pub fn visible(&self, obj: &Object) -> bool {
-        (!obj.private || self.who() == Who::User) && !self.pending_deletion(obj)
+        !obj.private || self.who() == Who::User
     }
 
-    /// A managed key whose deletion is scheduled: hidden from applications until it is purged
-    /// or the deletion is cancelled (through `kmsctl`).
+    /// A managed key whose deletion is scheduled: searches no longer find it, and a handle still
+    /// held shows its state and refuses cryptographic use, until it is purged or the deletion is
+    /// cancelled (through `kmsctl`).
     pub fn pending_deletion(&self, obj: &Object) -> bool {
         obj.key_id().is_some()
             && obj.text(CKA_KMS_KEY_STATE) == Some(crate::kms::KeyState::PendingDeletion.name())
