@@ -91,6 +91,12 @@ pub trait Tx {
     /// The objects of a managed key: (uid, is_version).
     fn objects_of_key(&mut self, key_id: &str) -> StoreResult<Vec<(String, bool)>>;
     fn kms_key(&mut self, key_id: &str) -> StoreResult<Option<KmsKeyRecord>>;
+    /// Every managed key, oldest first.
+    fn kms_keys(&mut self) -> StoreResult<Vec<KmsKeyRecord>>;
+    /// The key a version belongs to.
+    fn key_of_version(&mut self, version_id: &str) -> StoreResult<Option<String>>;
+    /// Every alias with its key, by name.
+    fn all_aliases(&mut self) -> StoreResult<Vec<(String, String)>>;
     /// Inserts or replaces a managed key's metadata.
     fn put_kms_key(&mut self, record: &KmsKeyRecord) -> StoreResult<()>;
     /// Removes a managed key's metadata, versions and aliases.

@@ -262,6 +262,27 @@ impl Tx for SqliteTx<'_> {
         Ok(self.tx.prepare_cached(&sql)?.query_row(params![key_id], kms_from_row).optional()?)
     }
 
+    fn kms_keys(&mut self) -> StoreResult<Vec<KmsKeyRecord>> {
+        let sql = format!("SELECT {KMS_COLUMNS} FROM kms_keys ORDER BY created, key_id");
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let rows = stmt.query_map([], kms_from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn key_of_version(&mut self, version_id: &str) -> StoreResult<Option<String>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT key_id FROM kms_versions WHERE version_id = ?1")?
+            .query_row(params![version_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn all_aliases(&mut self) -> StoreResult<Vec<(String, String)>> {
+        let mut stmt = self.tx.prepare_cached("SELECT alias, key_id FROM kms_aliases ORDER BY alias")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
     fn put_kms_key(&mut self, k: &KmsKeyRecord) -> StoreResult<()> {
         let sql = format!(
             "INSERT OR REPLACE INTO kms_keys ({KMS_COLUMNS}) VALUES \

@@ -482,6 +482,93 @@ impl Token {
         Ok(())
     }
 
+    /// Every managed key's metadata, oldest first.
+    pub fn all_keys(&self) -> Result<Vec<KmsKeyRecord>> {
+        let mut out = Vec::new();
+        self.store()?.read(&mut |tx| {
+            out = tx.kms_keys()?;
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// A key's versions, oldest first: (version id, created).
+    pub fn version_list(&self, key_id: &str) -> Result<Vec<(String, u64)>> {
+        let mut out = Vec::new();
+        self.store()?.read(&mut |tx| {
+            out = tx.versions(key_id)?;
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The key a version belongs to.
+    pub fn key_of_version(&self, version_id: &str) -> Result<Option<String>> {
+        let mut out = None;
+        self.store()?.read(&mut |tx| {
+            out = tx.key_of_version(version_id)?;
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Every alias with its key.
+    pub fn all_aliases(&self) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        self.store()?.read(&mut |tx| {
+            out = tx.all_aliases()?;
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The token's resource counts, for quotas.
+    pub fn counts(&self) -> Result<crate::store::Counts> {
+        let mut out = crate::store::Counts::default();
+        self.store()?.read(&mut |tx| {
+            out = tx.counts()?;
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// CreateAlias: a new alias for a key, within the alias quota.
+    pub fn add_alias(&self, alias: &str, key_id: &str) -> Result<()> {
+        let now = self.kms.clock.now();
+        let limit = self.kms.quota.aliases;
+        self.update_key(key_id, &mut |_, tx| {
+            let mut wanted = tx.aliases_of(key_id)?;
+            wanted.push(alias.to_string());
+            replace_aliases(tx, key_id, &wanted, now, limit)
+        })?;
+        Ok(())
+    }
+
+    /// UpdateAlias: an existing alias now names `key_id`.
+    pub fn repoint_alias(&self, alias: &str, key_id: &str) -> Result<()> {
+        let now = self.kms.clock.now();
+        self.update_key(key_id, &mut |_, tx| {
+            if tx.alias_target(alias)?.is_none() {
+                return Err(refuse(KmsError::new(
+                    KmsCode::AliasNotFound,
+                    format!("alias {alias} does not exist"),
+                )));
+            }
+            tx.put_alias(alias, key_id, now)
+        })?;
+        Ok(())
+    }
+
+    /// DeleteAlias; `false` when there was no such alias.
+    pub fn remove_alias(&self, alias: &str) -> Result<bool> {
+        let mut removed = false;
+        self.store()?.write(&mut |tx| {
+            removed = tx.delete_alias(alias)?;
+            Ok(())
+        })?;
+        Ok(removed)
+    }
+
     /// A managed key's object made ready for a cryptographic call: refreshed if another
     /// process may have changed the key, rotated first when an automatic rotation is due, and
     /// refused unless the key is enabled.

@@ -2,6 +2,7 @@
 //! operations, login state, object handles. Everything here is plain safe Rust; the FFI layer
 //! converts C arguments and calls these methods.
 
+pub mod admin;
 pub mod cache;
 mod crypto;
 mod kms;
