@@ -1,14 +1,16 @@
 //! The library's hot paths through the C ABI, as an application drives them: AES-GCM of 1 KiB,
 //! ECDSA P-256 signing of a digest, RSA-2048 PKCS#1 v1.5 signing of 1 KiB, SM2 signing of a
-//! digest and SM4-CBC of 1 KiB. Each iteration is one `C_*Init` plus the two-call
-//! `C_Encrypt`/`C_Sign`, as the `cryptoki` crate makes it.
+//! digest, SM4-CBC of 1 KiB and KMS envelope encryption of 1 KiB. Each iteration is one
+//! `C_*Init` plus the two-call `C_Encrypt`/`C_Sign`, as the `cryptoki` crate makes it.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, KeyType};
-use kms_pkcs11::vendor::{CKK_SM2, CKK_SM4, CKM_SM2, CKM_SM2_KEY_PAIR_GEN, CKM_SM4_CBC, CKM_SM4_KEY_GEN};
+use kms_pkcs11::vendor::{
+    CKK_SM2, CKK_SM4, CKM_KMS_ENVELOPE, CKM_SM2, CKM_SM2_KEY_PAIR_GEN, CKM_SM4_CBC, CKM_SM4_KEY_GEN,
+};
 use std::hint::black_box;
 
 #[path = "../tests/common/mod.rs"]
@@ -89,6 +91,13 @@ fn hot_paths(c: &mut Criterion) {
     let sm4_mech = Mechanism::VendorDefined(VendorDefinedMechanism::new(vendor(CKM_SM4_CBC), Some(&iv)));
     c.bench_function("sm4_cbc_encrypt_1k", |b| {
         b.iter(|| black_box(session.encrypt(&sm4_mech, sm4, &data).expect("encrypt")))
+    });
+    // KMS Encrypt: a blob of 1 KiB under the CMK's primary version, with an encryption context.
+    let context: &[u8; 15] = b"{\"app\":\"bench\"}";
+    let envelope =
+        Mechanism::VendorDefined(VendorDefinedMechanism::new(vendor(CKM_KMS_ENVELOPE), Some(context)));
+    c.bench_function("kms_envelope_encrypt_1k", |b| {
+        b.iter(|| black_box(session.encrypt(&envelope, aes, &data).expect("encrypt")))
     });
 }
 

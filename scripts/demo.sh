@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # A short tour of the library through OpenSC's pkcs11-tool, in a throw-away token directory:
-# initialize a token, make keys, sign and verify, encrypt and decrypt, list what is there.
+# initialize a token, make keys, sign and verify, encrypt and decrypt, list what is there; then
+# the same keys as KMS keys through kmsctl: metadata, an alias, envelope encryption, a new version.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 module="$root/target/release/libkms_pkcs11.so"
+kmsctl="$root/target/release/kmsctl"
 [ -f "$module" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 command -v pkcs11-tool >/dev/null || { echo "pkcs11-tool missing: sudo apt-get install opensc" >&2; exit 1; }
 
@@ -38,3 +40,18 @@ p11 --login --pin 123456 --decrypt --mechanism AES-CBC-PAD --id 02 --iv $iv -i "
 
 step "The token's objects"
 p11 --login --pin 123456 --list-objects
+
+step "Every token key is a KMS key: kmsctl sees the AES key made above"
+export KMSCTL_PIN=123456
+key_id=$("$kmsctl" list-keys | awk '$2 == "Aliyun_AES_256" { print $1; exit }')
+"$kmsctl" describe-key "$key_id"
+
+step "An alias, envelope encryption with an encryption context, a new version"
+"$kmsctl" create-alias alias/demo "$key_id"
+blob=$("$kmsctl" encrypt alias/demo --plaintext "hello, KMS" --context '{"app":"demo"}' |
+    awk '$1 == "CiphertextBlob" { print $2 }')
+echo "CiphertextBlob $blob"
+"$kmsctl" create-key-version alias/demo
+"$kmsctl" list-key-versions alias/demo
+"$kmsctl" decrypt --ciphertext-blob "$blob" --context '{"app":"demo"}'
+"$kmsctl" describe-quotas
