@@ -5,8 +5,9 @@ pub mod attribute;
 pub mod rules;
 
 use crate::error::{Error, Result};
+use crate::kms::KeyState;
 use crate::mechanism::{LoadedKey, Versions};
-use crate::vendor::{CKA_KMS_IS_VERSION, CKA_KMS_KEY_ID};
+use crate::vendor::{CKA_KMS_IS_VERSION, CKA_KMS_KEY_ID, CKA_KMS_KEY_STATE, CKA_KMS_NEXT_ROTATION};
 use attribute::Attributes;
 use cryptoki_sys::*;
 use once_cell::sync::OnceCell;
@@ -39,6 +40,34 @@ pub struct Object {
     material: OnceCell<Arc<LoadedKey>>,
     /// A managed key's versions with their keys, newest first, once needed.
     versions: OnceCell<Arc<Versions>>,
+    /// For an object of a managed key, what every cryptographic call checks, read once.
+    managed: Option<Managed>,
+}
+
+/// The facts of a managed key's object that the hot path checks on every call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Managed {
+    pub key_id: String,
+    /// One version of the key (rather than the key itself).
+    pub is_version: bool,
+    pub state: KeyState,
+    /// Unix seconds; 0 = none.
+    pub next_rotation: u64,
+}
+
+impl Managed {
+    fn of(attrs: &Attributes) -> Option<Managed> {
+        let key_id = std::str::from_utf8(attrs.get(CKA_KMS_KEY_ID)?).ok()?.to_string();
+        let state =
+            attrs.get(CKA_KMS_KEY_STATE).and_then(|v| std::str::from_utf8(v).ok()).and_then(KeyState::parse);
+        Some(Managed {
+            key_id,
+            is_version: attrs.flag(CKA_KMS_IS_VERSION),
+            // An unreadable state refuses use rather than allowing it.
+            state: state.unwrap_or(KeyState::Disabled),
+            next_rotation: attrs.ulong(CKA_KMS_NEXT_ROTATION).unwrap_or(0),
+        })
+    }
 }
 
 impl Object {
@@ -79,11 +108,12 @@ impl Object {
             private: attrs.flag(CKA_PRIVATE),
             owner,
             seq,
-            attrs,
             secrets: OnceCell::new(),
             sealed,
             material: OnceCell::new(),
             versions: OnceCell::new(),
+            managed: Managed::of(&attrs),
+            attrs,
         }
     }
 
@@ -149,17 +179,22 @@ impl Object {
 
     /// The managed key this object belongs to (as the key itself or as one of its versions).
     pub fn key_id(&self) -> Option<&str> {
-        self.attrs.get(CKA_KMS_KEY_ID).and_then(|v| std::str::from_utf8(v).ok())
+        self.managed.as_ref().map(|m| m.key_id.as_str())
+    }
+
+    /// The managed-key facts of this object, if it belongs to a managed key.
+    pub fn managed(&self) -> Option<&Managed> {
+        self.managed.as_ref()
     }
 
     /// One version of a managed key (rather than the key itself).
     pub fn is_version(&self) -> bool {
-        self.attrs.flag(CKA_KMS_IS_VERSION)
+        self.managed.as_ref().is_some_and(|m| m.is_version)
     }
 
     /// The object applications hold for a managed key (not one of its versions).
     pub fn is_managed_key(&self) -> bool {
-        self.key_id().is_some() && !self.is_version()
+        self.managed.as_ref().is_some_and(|m| !m.is_version)
     }
 
     /// A UTF-8 attribute.

@@ -71,11 +71,7 @@ fn expect_class_and_type(template: &Template, class: CK_OBJECT_CLASS, kt: Option
 
 impl Library {
     fn check_mechanism(&self, session: &Session, ty: CK_MECHANISM_TYPE) -> Result<()> {
-        if self.mechanisms(session.token.slot_id)?.contains(&ty) {
-            Ok(())
-        } else {
-            Err(Error::MechanismInvalid)
-        }
+        if self.supports(session.token.slot_id, ty)? { Ok(()) } else { Err(Error::MechanismInvalid) }
     }
 
     /// A key usable for `usage` with mechanism `mech`; `invalid` is the error for a handle that

@@ -577,7 +577,7 @@ impl Token {
         if self.sync_if_stale()? {
             obj = self.object(obj.handle)?;
         }
-        let next = obj.attrs().ulong(CKA_KMS_NEXT_ROTATION).unwrap_or(0);
+        let next = obj.managed().map_or(0, |m| m.next_rotation);
         if next != 0 && obj.is_managed_key() && next <= self.kms.clock.now() {
             // Another process may have rotated already; `rotate` re-checks in its transaction.
             self.sync()?;
@@ -591,7 +591,7 @@ impl Token {
             }
             obj = self.object(obj.handle)?;
         }
-        let state = obj.text(CKA_KMS_KEY_STATE).and_then(KeyState::parse).unwrap_or(KeyState::Disabled);
+        let state = obj.managed().map_or(KeyState::Enabled, |m| m.state);
         if let Some(code) = state.refusal() {
             return Err(KmsError::new(
                 code,

@@ -262,8 +262,14 @@ impl Library {
         Ok(crate::backend::local::mechanisms())
     }
 
+    /// Whether the slot's backend serves `ty`.
+    pub fn supports(&self, slot: CK_SLOT_ID, ty: CK_MECHANISM_TYPE) -> Result<bool> {
+        self.token(slot)?;
+        Ok(crate::backend::local::supports(ty))
+    }
+
     pub fn mechanism_info(&self, slot: CK_SLOT_ID, ty: CK_MECHANISM_TYPE) -> Result<crate::mechanism::Info> {
-        if !self.mechanisms(slot)?.contains(&ty) {
+        if !self.supports(slot, ty)? {
             return Err(Error::MechanismInvalid);
         }
         crate::mechanism::info(ty)

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::object::attribute::Attributes;
 use crate::object::{Object, SealedAttr, rules};
 use crate::store::{Filter, ObjectRecord, PinOwner, Store, TokenRecord};
-use crate::vendor::{CKA_KMS_IS_VERSION, CKA_KMS_KEY_ID, CKA_KMS_KEY_STATE};
+use crate::vendor::{CKA_KMS_IS_VERSION, CKA_KMS_KEY_ID};
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
@@ -565,8 +565,7 @@ impl Token {
     /// held shows its state and refuses cryptographic use, until it is purged or the deletion is
     /// cancelled (through `kmsctl`).
     pub fn pending_deletion(&self, obj: &Object) -> bool {
-        obj.key_id().is_some()
-            && obj.text(CKA_KMS_KEY_STATE) == Some(crate::kms::KeyState::PendingDeletion.name())
+        obj.managed().is_some_and(|m| m.state == crate::kms::KeyState::PendingDeletion)
     }
 }
 
