@@ -63,12 +63,15 @@ pub fn spec_of(key_type: CK_KEY_TYPE, attrs: &Attributes) -> Option<KeySpec> {
 }
 
 /// The usage a key's standard flags amount to (DESIGN §3): encryption if any of the cipher or
-/// wrap flags is set, signing if a sign or verify flag is; a key with neither gets its spec's
-/// natural usage.
+/// wrap flags is set and the spec can encrypt at all, signing if a sign or verify flag is; a
+/// key with neither gets its spec's natural usage.
 pub fn usage_of(spec: KeySpec, sets: &[&Attributes]) -> KeyUsage {
     let any = |tys: &[CK_ATTRIBUTE_TYPE]| sets.iter().any(|a| tys.iter().any(|t| a.flag(*t)));
+    // No mechanism encrypts with an ECDSA curve's key, whatever its CKA_DECRYPT says (PKCS#11
+    // defaults it to true on private keys): such a key is SIGN/VERIFY, as in the KMS.
+    let can_encrypt = !matches!(spec, KeySpec::EcP256 | KeySpec::EcP256K | KeySpec::EcP384);
     let usage = KeyUsage {
-        encrypt: any(&[CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP]),
+        encrypt: can_encrypt && any(&[CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP]),
         sign: any(&[CKA_SIGN, CKA_VERIFY]),
     };
     if usage.encrypt || usage.sign {
@@ -420,6 +423,10 @@ mod tests {
         assert_eq!(usage_of(KeySpec::EcP256, &[&a]), KeyUsage { encrypt: false, sign: true });
         a.set_bool(CKA_DECRYPT, true);
         assert_eq!(usage_of(KeySpec::Rsa2048, &[&a]), KeyUsage { encrypt: true, sign: true });
+        assert_eq!(usage_of(KeySpec::EcSm2, &[&a]), KeyUsage { encrypt: true, sign: true });
+        for ecdsa in [KeySpec::EcP256, KeySpec::EcP256K, KeySpec::EcP384] {
+            assert_eq!(usage_of(ecdsa, &[&a]), KeyUsage { encrypt: false, sign: true }, "{ecdsa:?}");
+        }
         assert_eq!(usage_of(KeySpec::Aes256, &[&Attributes::new()]), KeyUsage { encrypt: true, sign: false });
     }
 

@@ -237,7 +237,10 @@ impl KmsCode {
             KmsCode::DeletionProtected => Error::ActionProhibited,
             KmsCode::LimitExceeded => Error::TokenResourceExceeded,
             KmsCode::Throttling | KmsCode::InternalFailure => Error::DeviceError,
-            KmsCode::UnsupportedOperation => Error::FunctionNotSupported,
+            // What reaches PKCS#11 as unsupported is a value the key's spec cannot take (a
+            // rotation interval on an asymmetric key), not a missing function: a caller that
+            // saw CKR_FUNCTION_NOT_SUPPORTED from C_GenerateKeyPair would stop trying it.
+            KmsCode::UnsupportedOperation => Error::AttributeValueInvalid,
         }
     }
 }

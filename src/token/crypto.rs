@@ -515,6 +515,9 @@ impl Library {
         if !target.flag(CKA_EXTRACTABLE) {
             return Err(Error::KeyUnextractable);
         }
+        // A managed key's material leaves the token only while the key may be used: wrapping a
+        // disabled key (or one pending deletion) is refused as C_DigestKey of it is.
+        let target = if target.key_id().is_some() { s.token.ready_for_use(target)? } else { target };
         if target.flag(CKA_WRAP_WITH_TRUSTED) && !wrapping.flag(CKA_TRUSTED) {
             return Err(Error::KeyNotWrappable);
         }

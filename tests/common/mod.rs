@@ -10,7 +10,7 @@ use cryptoki::error::{Error, RvError};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 pub const SO_PIN: &str = "so-pin-0000";
@@ -27,6 +27,9 @@ pub struct Env {
     pub dir: tempfile::TempDir,
     pub pkcs11: Pkcs11,
     pub module: PathBuf,
+    /// Whether a binary's own `[quota]`, `[rate_limit]` and `[kms]` sections ([`env_with`])
+    /// replaced the harness's.
+    pub own_sections: bool,
 }
 
 /// The built library: `target/<profile>/libkms_pkcs11.so`, next to the test binary's `deps`.
@@ -54,16 +57,28 @@ pub fn module_path() -> PathBuf {
         .clone()
 }
 
-/// Writes the test configuration (cheap Argon2id, one token per name) into `dir`. Quotas are
-/// raised and request rates unlimited: these tests are about PKCS#11 behaviour, and some make
-/// thousands of keys; the KMS tests configure their own limits.
-pub fn write_config(dir: &std::path::Path) -> PathBuf {
-    let mut text = String::from(
-        "[pin]\nargon2_memory_kib = 64\nargon2_iterations = 1\nmax_attempts = 3\n\n\
-         [quota]\nkeys = 1000000\naliases = 1000000\nkey_versions = 1000000\n\n\
-         [rate_limit]\ncreate = \"unlimited\"\ncrypto_symmetric = \"unlimited\"\n\
-         crypto_asymmetric = \"unlimited\"\nread = \"unlimited\"\nwrite = \"unlimited\"\n\n",
-    );
+/// The harness's KMS sections: quotas raised and request rates unlimited. These tests are about
+/// PKCS#11 behaviour, and some make thousands of keys; the KMS tests configure their own limits
+/// with [`env_with`].
+pub fn harness_sections(_dir: &Path) -> String {
+    "[quota]\nkeys = 1000000\naliases = 1000000\nkey_versions = 1000000\n\n\
+     [rate_limit]\ncreate = \"unlimited\"\ncrypto_symmetric = \"unlimited\"\n\
+     crypto_asymmetric = \"unlimited\"\nread = \"unlimited\"\nwrite = \"unlimited\"\n\n"
+        .to_string()
+}
+
+/// Writes the test configuration (cheap Argon2id, one token per name) into `dir`, with the
+/// harness's KMS sections.
+pub fn write_config(dir: &Path) -> PathBuf {
+    write_config_with(dir, &harness_sections(dir))
+}
+
+/// Writes the test configuration into `dir` with `sections` (TOML: `[quota]`, `[rate_limit]`,
+/// `[kms]`) in place of the harness's KMS sections.
+pub fn write_config_with(dir: &Path, sections: &str) -> PathBuf {
+    let mut text = String::from("[pin]\nargon2_memory_kib = 64\nargon2_iterations = 1\nmax_attempts = 3\n\n");
+    text.push_str(sections);
+    text.push('\n');
     for name in TOKENS {
         text.push_str(&format!("[[token]]\nlabel = \"{name}\"\n\n"));
     }
@@ -72,22 +87,40 @@ pub fn write_config(dir: &std::path::Path) -> PathBuf {
     path
 }
 
-/// The library of this test binary, initialized once.
+static ENV: OnceLock<Env> = OnceLock::new();
+
+/// The library of this test binary, initialized once: with the harness's KMS sections, unless
+/// the binary called [`env_with`] first.
 pub fn env() -> &'static Env {
-    static ENV: OnceLock<Env> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let config = write_config(dir.path());
-        // SAFETY: set once, before any thread of this binary loads the library.
-        unsafe {
-            std::env::set_var("KMS_PKCS11_CONFIG", &config);
-            std::env::set_var("KMS_PKCS11_HOME", dir.path());
-        }
-        let module = module_path();
-        let pkcs11 = Pkcs11::new(&module).expect("load module");
-        pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)).expect("C_Initialize");
-        Env { dir, pkcs11, module }
-    })
+    ENV.get_or_init(|| init(harness_sections, false))
+}
+
+/// The library of this test binary, initialized once with the KMS sections `sections` makes
+/// (given the binary's temporary directory, where it may also put files the sections name)
+/// instead of the harness's. A binary that uses it calls it before any other function of the
+/// harness, in every test; a library already initialized with the harness's sections fails the
+/// call rather than run the test under the wrong limits.
+pub fn env_with(sections: fn(&Path) -> String) -> &'static Env {
+    let env = ENV.get_or_init(|| init(sections, true));
+    assert!(
+        env.own_sections,
+        "the library was initialized with the harness's configuration before env_with was called"
+    );
+    env
+}
+
+fn init(sections: fn(&Path) -> String, own_sections: bool) -> Env {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config_with(dir.path(), &sections(dir.path()));
+    // SAFETY: set once, before any thread of this binary loads the library.
+    unsafe {
+        std::env::set_var("KMS_PKCS11_CONFIG", &config);
+        std::env::set_var("KMS_PKCS11_HOME", dir.path());
+    }
+    let module = module_path();
+    let pkcs11 = Pkcs11::new(&module).expect("load module");
+    pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)).expect("C_Initialize");
+    Env { dir, pkcs11, module, own_sections }
 }
 
 pub fn pkcs11() -> &'static Pkcs11 {

@@ -108,6 +108,8 @@ pub fn rv_name(rv: CK_RV) -> &'static str {
         CKR_DATA_INVALID => "CKR_DATA_INVALID",
         CKR_DATA_LEN_RANGE => "CKR_DATA_LEN_RANGE",
         CKR_DEVICE_ERROR => "CKR_DEVICE_ERROR",
+        CKR_DEVICE_MEMORY => "CKR_DEVICE_MEMORY",
+        CKR_TOKEN_RESOURCE_EXCEEDED => "CKR_TOKEN_RESOURCE_EXCEEDED",
         CKR_ENCRYPTED_DATA_INVALID => "CKR_ENCRYPTED_DATA_INVALID",
         CKR_ENCRYPTED_DATA_LEN_RANGE => "CKR_ENCRYPTED_DATA_LEN_RANGE",
         CKR_FUNCTION_NOT_SUPPORTED => "CKR_FUNCTION_NOT_SUPPORTED",
@@ -450,7 +452,7 @@ impl<'a> Mech<'a> {
     }
 
     /// A mechanism whose parameter is the C structure `p`, copied.
-    fn with<T: Copy>(ty: CK_MECHANISM_TYPE, p: &T) -> Mech<'a> {
+    pub fn with<T: Copy>(ty: CK_MECHANISM_TYPE, p: &T) -> Mech<'a> {
         // SAFETY: `p` is a plain repr(C) structure of CK_ULONGs, pointers and bytes without
         // padding; its bytes are all initialized.
         let bytes = unsafe { std::slice::from_raw_parts((p as *const T).cast::<u8>(), size_of::<T>()) };
@@ -798,8 +800,13 @@ impl Tpl {
     pub fn bool(self, ty: CK_ATTRIBUTE_TYPE, v: bool) -> Tpl {
         self.bytes(ty, &[u8::from(v)])
     }
+    /// This template followed by the attributes of `more`.
+    pub fn extend(mut self, more: Tpl) -> Tpl {
+        self.0.extend(more.0);
+        self
+    }
     /// The C array; it points into `self`.
-    fn ck(&self) -> Vec<CK_ATTRIBUTE> {
+    pub fn ck(&self) -> Vec<CK_ATTRIBUTE> {
         self.0
             .iter()
             .map(|(ty, v)| CK_ATTRIBUTE {
@@ -919,6 +926,48 @@ pub fn create_object(s: &Session, template: &Tpl) -> Result<ObjectHandle, CK_RV>
     let rv =
         unsafe { f().C_CreateObject.unwrap()(sh(s), attrs.as_mut_ptr(), attrs.len() as CK_ULONG, &mut o) };
     ok(rv).map(|()| obj(o))
+}
+
+/// `C_CopyObject`.
+pub fn copy_object(s: &Session, o: ObjectHandle, template: &Tpl) -> Result<ObjectHandle, CK_RV> {
+    let mut attrs = template.ck();
+    let mut copy: CK_OBJECT_HANDLE = CK_INVALID_HANDLE;
+    // SAFETY: the template lives for the call; `copy` is writable.
+    let rv = unsafe {
+        f().C_CopyObject.unwrap()(sh(s), oh(o), attrs.as_mut_ptr(), attrs.len() as CK_ULONG, &mut copy)
+    };
+    ok(rv).map(|()| obj(copy))
+}
+
+/// `C_SetAttributeValue`.
+pub fn set_attributes(s: &Session, o: ObjectHandle, template: &Tpl) -> CK_RV {
+    let mut attrs = template.ck();
+    // SAFETY: the template lives for the call.
+    unsafe { f().C_SetAttributeValue.unwrap()(sh(s), oh(o), attrs.as_mut_ptr(), attrs.len() as CK_ULONG) }
+}
+
+/// `C_FindObjectsInit`, `C_FindObjects` until the end, `C_FindObjectsFinal`: the handles found.
+pub fn find(s: &Session, template: &Tpl) -> Vec<ObjectHandle> {
+    let mut attrs = template.ck();
+    let l = f();
+    // SAFETY: the template lives for the call; the output arrays are writable for their lengths.
+    unsafe {
+        let rv = l.C_FindObjectsInit.unwrap()(sh(s), attrs.as_mut_ptr(), attrs.len() as CK_ULONG);
+        assert_rv(rv, CKR_OK, "C_FindObjectsInit");
+        let mut out = Vec::new();
+        loop {
+            let mut chunk = [CK_INVALID_HANDLE; 64];
+            let mut n: CK_ULONG = 0;
+            let rv = l.C_FindObjects.unwrap()(sh(s), chunk.as_mut_ptr(), chunk.len() as CK_ULONG, &mut n);
+            assert_rv(rv, CKR_OK, "C_FindObjects");
+            if n == 0 {
+                break;
+            }
+            out.extend(chunk[..n as usize].iter().map(|h| obj(*h)));
+        }
+        assert_rv(l.C_FindObjectsFinal.unwrap()(sh(s)), CKR_OK, "C_FindObjectsFinal");
+        out
+    }
 }
 
 /// Null, for raw calls that test pointer checks.
