@@ -1,0 +1,620 @@
+//! The audit writer of one token: calls queue their [`Event`]s; one background thread turns
+//! them into chained lines, appends them to the token's audit file, advances the chain head in
+//! the token store and hands the lines to the other sinks.
+//!
+//! Several processes append to one file. The chain must have one order, so a batch is written
+//! under an exclusive lock on a lock file beside the log, and each writer continues from the
+//! head in the store, adopting lines another process wrote but could not record (it crashed
+//! between the two steps) and cutting a half-written last line.
+//!
+//! Nothing is dropped silently: while the file or a sink cannot take records, the queue fills
+//! and calls either wait (`on_failure = "block"`) or fail (`"fail"`). The queue never holds
+//! more than `batch_records` records that are not yet durable, which bounds what a crash loses.
+
+use super::chain::{ChainKey, Link};
+use super::record::{Event, Origin};
+use super::sink::Sink;
+use super::{Durability, OnFailure};
+use parking_lot::{Condvar, Mutex};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+use zeroize::Zeroizing;
+
+/// The chain head and audit key, kept in the token store.
+pub trait HeadStore: Send {
+    fn key(&mut self) -> io::Result<Zeroizing<Vec<u8>>>;
+    /// The last record written and the length of the current file after it.
+    fn head(&mut self) -> io::Result<(Link, u64)>;
+    fn set_head(&mut self, link: Link, file_len: u64) -> io::Result<()>;
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub durability: Durability,
+    pub batch_records: usize,
+    pub batch_ms: u64,
+    pub on_failure: OnFailure,
+    /// Start a new file once the current one would pass this size; 0 = never.
+    pub rotate_bytes: u64,
+    /// How long `C_Finalize` waits for records a failing sink cannot take.
+    pub finalize_wait: Duration,
+}
+
+/// Why an audited call cannot go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unavailable;
+
+struct State {
+    queue: Vec<Event>,
+    /// Records taken by the writer and not yet durable everywhere.
+    in_flight: usize,
+    /// Records ever queued, and how many of them are durable: per-record durability waits for
+    /// its own number.
+    queued: u64,
+    durable: u64,
+    stop: bool,
+}
+
+struct Shared {
+    settings: Settings,
+    state: Mutex<State>,
+    wake_writer: Condvar,
+    wake_callers: Condvar,
+    /// A sink or the file is failing right now (what `on_failure = "fail"` refuses calls on).
+    failing: AtomicBool,
+}
+
+pub struct AuditLog {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    /// Made in this process: a forked child must not join the parent's thread.
+    pid: u32,
+}
+
+/// The files of one token's audit trail: the current log, rotated ones beside it
+/// (`<log>.<last seq>`), and the lock file writers take.
+#[derive(Debug, Clone)]
+pub struct LogFiles {
+    pub log: PathBuf,
+}
+
+impl LogFiles {
+    pub fn lock(&self) -> PathBuf {
+        with_suffix(&self.log, ".lock")
+    }
+
+    pub fn rotated(&self, last_seq: u64) -> PathBuf {
+        with_suffix(&self.log, &format!(".{last_seq:020}"))
+    }
+
+    /// Every file of the trail, oldest first.
+    pub fn all(&self) -> io::Result<Vec<PathBuf>> {
+        let dir = self.log.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let name = self.log.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut rotated = Vec::new();
+        match std::fs::read_dir(dir) {
+            Ok(entries) => {
+                for e in entries.flatten() {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    if let Some(rest) = n.strip_prefix(&name).and_then(|r| r.strip_prefix('.'))
+                        && rest.len() == 20
+                        && rest.bytes().all(|b| b.is_ascii_digit())
+                    {
+                        rotated.push(e.path());
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        rotated.sort();
+        if self.log.exists() {
+            rotated.push(self.log.clone());
+        }
+        Ok(rotated)
+    }
+}
+
+fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+impl AuditLog {
+    pub fn start(
+        settings: Settings,
+        files: LogFiles,
+        mut store: Box<dyn HeadStore>,
+        sinks: Vec<Box<dyn Sink>>,
+        origin: Origin,
+    ) -> io::Result<AuditLog> {
+        let key = ChainKey::new(&store.key()?);
+        if let Some(dir) = files.log.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        }
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                queue: Vec::with_capacity(settings.batch_records.min(4096)),
+                in_flight: 0,
+                queued: 0,
+                durable: 0,
+                stop: false,
+            }),
+            settings,
+            wake_writer: Condvar::new(),
+            wake_callers: Condvar::new(),
+            failing: AtomicBool::new(false),
+        });
+        let mut writer = Writer { shared: shared.clone(), files, store, key, sinks, origin };
+        let thread =
+            std::thread::Builder::new().name("kms-pkcs11-audit".into()).spawn(move || writer.run())?;
+        Ok(AuditLog { shared, thread: Mutex::new(Some(thread)), pid: std::process::id() })
+    }
+
+    /// Whether a call may start: with `on_failure = "fail"`, not while records cannot be
+    /// written (the call would have to fail after doing its work).
+    pub fn admit(&self) -> Result<(), Unavailable> {
+        if self.shared.settings.on_failure == OnFailure::Fail && self.shared.failing.load(Ordering::Relaxed) {
+            return Err(Unavailable);
+        }
+        Ok(())
+    }
+
+    /// Queues the record of one call; waits for room (or, per record, for durability) as the
+    /// settings say.
+    pub fn record(&self, event: Event) -> Result<(), Unavailable> {
+        let s = &*self.shared;
+        let fail_fast = s.settings.on_failure == OnFailure::Fail;
+        let mut st = s.state.lock();
+        while st.queue.len() + st.in_flight >= s.settings.batch_records && !st.stop {
+            if fail_fast && s.failing.load(Ordering::Relaxed) {
+                return Err(Unavailable);
+            }
+            s.wake_writer.notify_one();
+            s.wake_callers.wait(&mut st);
+        }
+        if st.stop {
+            return Err(Unavailable);
+        }
+        st.queue.push(event);
+        st.queued += 1;
+        let mine = st.queued;
+        if s.settings.durability == Durability::Fsync || st.queue.len() >= s.settings.batch_records / 2 {
+            s.wake_writer.notify_one();
+        }
+        if s.settings.durability == Durability::Fsync {
+            while st.durable < mine {
+                if (fail_fast && s.failing.load(Ordering::Relaxed)) || st.stop {
+                    return Err(Unavailable);
+                }
+                s.wake_callers.wait(&mut st);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes everything queued and stops the writer thread (`C_Finalize`, process exit).
+    pub fn stop(&self) {
+        {
+            let mut st = self.shared.state.lock();
+            st.stop = true;
+        }
+        self.shared.wake_writer.notify_all();
+        self.shared.wake_callers.notify_all();
+        let thread = self.thread.lock().take();
+        if let Some(t) = thread {
+            if self.pid == std::process::id() {
+                let _ = t.join();
+            } else {
+                // The parent's thread does not exist in a forked child.
+                std::mem::forget(t);
+            }
+        }
+    }
+}
+
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct Writer {
+    shared: Arc<Shared>,
+    files: LogFiles,
+    store: Box<dyn HeadStore>,
+    key: ChainKey,
+    sinks: Vec<Box<dyn Sink>>,
+    origin: Origin,
+}
+
+impl Writer {
+    fn run(&mut self) {
+        let batch_wait = Duration::from_millis(self.shared.settings.batch_ms.max(1));
+        let mut spare = Vec::new();
+        loop {
+            let mut batch = {
+                let s = &*self.shared;
+                let mut st = s.state.lock();
+                let started = Instant::now();
+                loop {
+                    let full = st.queue.len() >= s.settings.batch_records / 2;
+                    let per_record = s.settings.durability == Durability::Fsync;
+                    if st.stop || (!st.queue.is_empty() && (full || per_record)) {
+                        break;
+                    }
+                    let waited = started.elapsed();
+                    if waited >= batch_wait && !st.queue.is_empty() {
+                        break;
+                    }
+                    s.wake_writer
+                        .wait_for(&mut st, batch_wait.saturating_sub(waited).max(Duration::from_millis(1)));
+                }
+                if st.stop && st.queue.is_empty() {
+                    break;
+                }
+                st.in_flight = st.queue.len();
+                std::mem::swap(&mut st.queue, &mut spare);
+                std::mem::take(&mut spare)
+            };
+            let done = batch.len() as u64;
+            let delivered = self.deliver(&batch);
+            batch.clear();
+            spare = batch;
+            let s = &*self.shared;
+            let mut st = s.state.lock();
+            st.in_flight = 0;
+            if delivered {
+                st.durable += done;
+            } else {
+                // Given up at shutdown: the count is in the log line `deliver` wrote; callers
+                // waiting for these records are released with an error.
+                st.durable += done;
+            }
+            drop(st);
+            s.wake_callers.notify_all();
+        }
+        for sink in &mut self.sinks {
+            sink.close(Duration::from_secs(2));
+        }
+    }
+
+    /// Makes the batch durable in the file and accepted by every sink, retrying with backoff
+    /// while anything fails; gives up only when stopping and the finalize wait has passed.
+    fn deliver(&mut self, batch: &[Event]) -> bool {
+        let mut backoff = Duration::from_millis(50);
+        let mut deadline: Option<Instant> = None;
+        let mut lines: Option<Vec<u8>> = None;
+        let mut pending_sinks: Vec<usize> = (0..self.sinks.len()).collect();
+        loop {
+            let mut error = None;
+            if lines.is_none() {
+                match self.append(batch) {
+                    Ok(l) => lines = Some(l),
+                    Err(e) => error = Some(format!("audit file {}: {e}", self.files.log.display())),
+                }
+            }
+            if let Some(l) = &lines {
+                let sinks = &mut self.sinks;
+                pending_sinks.retain(|&i| match sinks[i].deliver(l) {
+                    Ok(()) => false,
+                    Err(e) => {
+                        error = Some(format!("audit sink {}: {e}", sinks[i].name()));
+                        true
+                    }
+                });
+            }
+            let Some(error) = error else {
+                if self.shared.failing.swap(false, Ordering::Relaxed) {
+                    log::warn!("audit: records are being written again");
+                }
+                return true;
+            };
+            if !self.shared.failing.swap(true, Ordering::Relaxed) {
+                log::error!("{error}; holding {} records until it recovers", batch.len());
+                self.shared.wake_callers.notify_all();
+            }
+            let mut st = self.shared.state.lock();
+            if st.stop {
+                let d = *deadline.get_or_insert_with(|| Instant::now() + self.shared.settings.finalize_wait);
+                if Instant::now() >= d {
+                    log::error!("{error}; {} audit records could not be delivered at shutdown", batch.len());
+                    return false;
+                }
+            }
+            self.shared.wake_writer.wait_for(&mut st, backoff);
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    /// Appends the batch to the chain under the cross-process lock; returns the lines written.
+    fn append(&mut self, batch: &[Event]) -> io::Result<Vec<u8>> {
+        let lock = OpenOptions::new().create(true).append(true).mode(0o600).open(self.files.lock())?;
+        lock.lock()?;
+        let (mut link, recorded_len) = self.store.head()?;
+        let mut file = open_log(&self.files.log)?;
+        let mut len = file.metadata()?.len();
+        if len != recorded_len {
+            len = self.recover(&mut file, &mut link, recorded_len, len)?;
+        }
+        let mut ids = vec![0u8; 16 * batch.len()];
+        crate::engine::rand::fill(&mut ids).map_err(|_| io::Error::other("no randomness for event ids"))?;
+        let mut out = Vec::with_capacity(batch.len() * 480);
+        for (e, id) in batch.iter().zip(ids.chunks_exact(16)) {
+            let mut bytes = [0u8; 16];
+            bytes.copy_from_slice(id);
+            let id = uuid::Builder::from_random_bytes(bytes).into_uuid().hyphenated().to_string();
+            link = self.key.seal(link, &e.body(&id, &self.origin), &mut out);
+        }
+        let rotate = self.shared.settings.rotate_bytes;
+        if rotate > 0 && len > 0 && len + out.len() as u64 > rotate {
+            let last = link.seq - batch.len() as u64;
+            std::fs::rename(&self.files.log, self.files.rotated(last))?;
+            file = open_log(&self.files.log)?;
+            len = 0;
+        }
+        if let Err(e) = file.write_all(&out).and_then(|_| file.sync_data()) {
+            // Leave no part of the batch behind: the retry writes it again.
+            let _ = file.set_len(len);
+            return Err(e);
+        }
+        self.store.set_head(link, len + out.len() as u64)?;
+        Ok(out)
+    }
+
+    /// The file and the store's head disagree: another writer crashed after writing lines and
+    /// before recording them (adopt the whole lines that continue the chain, cut the rest), or
+    /// the file was cut or replaced (say so; `kmsctl audit verify` reports where).
+    fn recover(&mut self, file: &mut File, link: &mut Link, recorded: u64, len: u64) -> io::Result<u64> {
+        if len < recorded {
+            log::error!(
+                "audit file {} is shorter than the chain head records ({len} < {recorded} bytes): it was \
+                 cut or replaced; appending after it",
+                self.files.log.display()
+            );
+            return Ok(len);
+        }
+        file.seek(SeekFrom::Start(recorded))?;
+        let mut extra = Vec::new();
+        file.read_to_end(&mut extra)?;
+        let mut keep = 0;
+        let mut adopted = 0;
+        for line in extra.split_inclusive(|b| *b == b'\n') {
+            let Some(body) = line.strip_suffix(b"\n") else { break };
+            match self.key.follow(*link, body) {
+                Ok(next) => {
+                    *link = next;
+                    keep += line.len();
+                    adopted += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        let end = recorded + keep as u64;
+        if end < len {
+            log::warn!(
+                "audit file {}: cut {} bytes of an unfinished record left by a crash",
+                self.files.log.display(),
+                len - end
+            );
+            file.set_len(end)?;
+        }
+        if adopted > 0 {
+            log::warn!("audit: {adopted} records written before a crash joined the chain head");
+        }
+        Ok(end)
+    }
+}
+
+fn open_log(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).read(true).mode(0o600).open(path)
+}
+
+/// Turns the instants calls captured into wall time.
+pub fn wall_time(started: Instant) -> SystemTime {
+    static BASE: once_cell::sync::Lazy<(Instant, SystemTime)> =
+        once_cell::sync::Lazy::new(|| (Instant::now(), SystemTime::now()));
+    let (i, s) = *BASE;
+    match started.checked_duration_since(i) {
+        Some(d) => s + d,
+        None => s - i.duration_since(started),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A head kept in memory, shared by "processes" of one test.
+    #[derive(Clone)]
+    struct MemHead(Arc<Mutex<(Link, u64)>>);
+
+    impl HeadStore for MemHead {
+        fn key(&mut self) -> io::Result<Zeroizing<Vec<u8>>> {
+            Ok(Zeroizing::new(vec![1; 32]))
+        }
+        fn head(&mut self) -> io::Result<(Link, u64)> {
+            Ok(*self.0.lock())
+        }
+        fn set_head(&mut self, link: Link, file_len: u64) -> io::Result<()> {
+            *self.0.lock() = (link, file_len);
+            Ok(())
+        }
+    }
+
+    fn settings(durability: Durability) -> Settings {
+        Settings {
+            durability,
+            batch_records: 64,
+            batch_ms: 5,
+            on_failure: OnFailure::Block,
+            rotate_bytes: 0,
+            finalize_wait: Duration::from_millis(200),
+        }
+    }
+
+    fn event(name: &'static str) -> Event {
+        Event {
+            time: SystemTime::now(),
+            name,
+            function: "C_Encrypt",
+            mechanism: None,
+            key_id: None,
+            key_version_id: None,
+            principal: "USER",
+            result: "CKR_OK",
+            error_code: None,
+            latency_us: 1,
+        }
+    }
+
+    fn origin() -> Origin {
+        Origin { token: "t".into(), pid: 1, uid: 2 }
+    }
+
+    fn verify(files: &LogFiles, head: &MemHead) -> u64 {
+        let key = ChainKey::new(&Zeroizing::new(vec![1; 32]));
+        let mut link = Link::START;
+        for f in files.all().unwrap() {
+            for line in std::fs::read(f).unwrap().split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                link = key.follow(link, line).unwrap();
+            }
+        }
+        assert_eq!(link, head.0.lock().0);
+        link.seq
+    }
+
+    #[test]
+    fn two_writers_on_one_file_make_one_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = LogFiles { log: dir.path().join("t.audit.log") };
+        let head = MemHead(Arc::new(Mutex::new((Link::START, 0))));
+        let logs: Vec<AuditLog> = (0..2)
+            .map(|_| {
+                AuditLog::start(
+                    settings(Durability::Batch),
+                    files.clone(),
+                    Box::new(head.clone()),
+                    vec![],
+                    origin(),
+                )
+                .unwrap()
+            })
+            .collect();
+        std::thread::scope(|s| {
+            for log in &logs {
+                s.spawn(|| {
+                    for _ in 0..500 {
+                        log.record(event("Encrypt")).unwrap();
+                    }
+                });
+            }
+        });
+        for log in &logs {
+            log.stop();
+        }
+        assert_eq!(verify(&files, &head), 1000);
+    }
+
+    #[test]
+    fn per_record_durability_returns_after_the_write_and_rotation_keeps_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = LogFiles { log: dir.path().join("t.audit.log") };
+        let head = MemHead(Arc::new(Mutex::new((Link::START, 0))));
+        let mut st = settings(Durability::Fsync);
+        st.rotate_bytes = 2000;
+        let log = AuditLog::start(st, files.clone(), Box::new(head.clone()), vec![], origin()).unwrap();
+        for i in 0..20 {
+            log.record(event("Sign")).unwrap();
+            assert_eq!(head.0.lock().0.seq, i + 1, "durable when record returns");
+        }
+        log.stop();
+        assert!(files.all().unwrap().len() > 2, "rotated by size");
+        assert_eq!(verify(&files, &head), 20);
+    }
+
+    #[test]
+    fn a_crash_between_file_and_head_is_adopted_and_a_torn_line_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = LogFiles { log: dir.path().join("t.audit.log") };
+        let head = MemHead(Arc::new(Mutex::new((Link::START, 0))));
+        let log = AuditLog::start(
+            settings(Durability::Fsync),
+            files.clone(),
+            Box::new(head.clone()),
+            vec![],
+            origin(),
+        )
+        .unwrap();
+        log.record(event("A")).unwrap();
+        log.record(event("B")).unwrap();
+        log.stop();
+        // Roll the head back one record (the crash came before the store update) and leave half
+        // a line at the end (the crash came mid-write).
+        let text = std::fs::read(&files.log).unwrap();
+        let first_end = text.iter().position(|b| *b == b'\n').unwrap() + 1;
+        let key = ChainKey::new(&Zeroizing::new(vec![1; 32]));
+        let first = key.follow(Link::START, &text[..first_end - 1]).unwrap();
+        *head.0.lock() = (first, first_end as u64);
+        let mut f = OpenOptions::new().append(true).open(&files.log).unwrap();
+        f.write_all(&text[..40]).unwrap();
+        let log = AuditLog::start(
+            settings(Durability::Fsync),
+            files.clone(),
+            Box::new(head.clone()),
+            vec![],
+            origin(),
+        )
+        .unwrap();
+        log.record(event("C")).unwrap();
+        log.stop();
+        assert_eq!(verify(&files, &head), 3);
+    }
+
+    #[test]
+    fn a_failing_sink_holds_records_and_fail_mode_refuses_calls() {
+        struct Broken(Arc<AtomicBool>);
+        impl Sink for Broken {
+            fn name(&self) -> &'static str {
+                "broken"
+            }
+            fn deliver(&mut self, _: &[u8]) -> io::Result<()> {
+                if self.0.load(Ordering::SeqCst) { Err(io::Error::other("down")) } else { Ok(()) }
+            }
+            fn close(&mut self, _: Duration) {}
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let files = LogFiles { log: dir.path().join("t.audit.log") };
+        let head = MemHead(Arc::new(Mutex::new((Link::START, 0))));
+        let down = Arc::new(AtomicBool::new(true));
+        let mut st = settings(Durability::Fsync);
+        st.on_failure = OnFailure::Fail;
+        let log = AuditLog::start(
+            st,
+            files.clone(),
+            Box::new(head.clone()),
+            vec![Box::new(Broken(down.clone()))],
+            origin(),
+        )
+        .unwrap();
+        assert_eq!(log.record(event("A")), Err(Unavailable));
+        assert_eq!(log.admit(), Err(Unavailable));
+        down.store(false, Ordering::SeqCst);
+        let until = Instant::now() + Duration::from_secs(5);
+        while log.admit().is_err() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(log.admit(), Ok(()));
+        log.record(event("B")).unwrap();
+        log.stop();
+        // The held record was written once, not lost and not repeated.
+        assert_eq!(verify(&files, &head), 2);
+    }
+}
