@@ -22,6 +22,44 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     #[serde(default)]
     pub kms: KmsConfig,
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// The audit trail (DESIGN §7): one chained JSON-lines file per token, and optional sinks.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    pub enabled: bool,
+    /// Directory of the audit files; default: the token store's directory.
+    pub dir: Option<PathBuf>,
+    /// `batch` (default) or `fsync` (every call waits until its record is on disk).
+    pub durability: crate::kms::audit::Durability,
+    /// Records not yet on disk, at most; a crash loses no more than this.
+    pub batch_records: usize,
+    /// The longest a record waits for its batch to be written.
+    pub batch_ms: u64,
+    /// `block` (default: wait until the record is accepted) or `fail` (`CKR_DEVICE_ERROR`).
+    pub on_failure: crate::kms::audit::OnFailure,
+    /// Start a new file past this size; 0 = never.
+    pub rotate_bytes: u64,
+    /// How long `C_Finalize` keeps trying to deliver records a failing sink refuses.
+    pub finalize_wait_ms: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            enabled: true,
+            dir: None,
+            durability: crate::kms::audit::Durability::Batch,
+            batch_records: 16_384,
+            batch_ms: 200,
+            on_failure: crate::kms::audit::OnFailure::Block,
+            rotate_bytes: 64 << 20,
+            finalize_wait_ms: 10_000,
+        }
+    }
 }
 
 /// Per-token resource quotas, counted across every process on the token (DESIGN §1).
@@ -227,6 +265,7 @@ impl Default for Config {
             quota: QuotaConfig::default(),
             rate_limit: RateLimitConfig::default(),
             kms: KmsConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }

@@ -10,6 +10,17 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Once};
 
 static AT_FORK: Once = Once::new();
+static AT_EXIT: Once = Once::new();
+
+/// A process that exits without `C_Finalize` still gets its queued audit records written.
+extern "C" fn flush_audit_at_exit() {
+    let Some(state) = STATE.try_read() else { return };
+    if let Some(s) = &*state
+        && s.forks == FORKS.load(Ordering::SeqCst)
+    {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.library.flush_audit()));
+    }
+}
 static PANIC_HOOK: Once = Once::new();
 
 /// Panics are caught at the boundary; the message goes to our log rather than the host's
@@ -74,6 +85,12 @@ pub unsafe extern "C" fn C_Initialize(init_args: *mut std::ffi::c_void) -> CK_RV
             let rc = unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
             if rc != 0 {
                 log::warn!("pthread_atfork failed ({rc}): a forked child may reuse the parent's state");
+            }
+        });
+        AT_EXIT.call_once(|| {
+            // SAFETY: registers a handler that takes no arguments and catches its own panics.
+            if unsafe { libc::atexit(flush_audit_at_exit) } != 0 {
+                log::warn!("atexit failed: audit records queued at exit without C_Finalize may be lost");
             }
         });
         let library = Library::new(config)?;

@@ -265,6 +265,7 @@ impl From<KmsError> for Error {
         log::info!("{e}");
         let rv = e.code.error();
         LAST_ERROR.with(|last| *last.borrow_mut() = Some(e));
+        FAILURES.with(|n| n.set(n.get() + 1));
         rv
     }
 }
@@ -273,6 +274,20 @@ thread_local! {
     /// The KMS error behind this thread's last failed call, for the vendor interface: a
     /// `CKR_*` alone cannot tell `Rejected.Throttling` from other device errors.
     static LAST_ERROR: std::cell::RefCell<Option<KmsError>> = const { std::cell::RefCell::new(None) };
+    static FAILURES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Where this thread's count of KMS failures stands, to tell later whether a call had one.
+pub fn failure_mark() -> u64 {
+    FAILURES.with(|n| n.get())
+}
+
+/// The KMS code of this thread's last failure, if one happened after `mark`.
+pub fn code_since(mark: u64) -> Option<&'static str> {
+    if failure_mark() == mark {
+        return None;
+    }
+    last_error().map(|e| e.code.name())
 }
 
 /// The KMS error of this thread's last failure that had one.

@@ -7,7 +7,10 @@ pub mod rules;
 use crate::error::{Error, Result};
 use crate::kms::KeyState;
 use crate::mechanism::{LoadedKey, Versions};
-use crate::vendor::{CKA_KMS_IS_VERSION, CKA_KMS_KEY_ID, CKA_KMS_KEY_STATE, CKA_KMS_NEXT_ROTATION};
+use crate::vendor::{
+    CKA_KMS_IS_VERSION, CKA_KMS_KEY_ID, CKA_KMS_KEY_STATE, CKA_KMS_KEY_VERSION_ID, CKA_KMS_NEXT_ROTATION,
+    CKA_KMS_PRIMARY_VERSION_ID,
+};
 use attribute::Attributes;
 use cryptoki_sys::*;
 use once_cell::sync::OnceCell;
@@ -47,7 +50,9 @@ pub struct Object {
 /// The facts of a managed key's object that the hot path checks on every call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Managed {
-    pub key_id: String,
+    pub key_id: Arc<str>,
+    /// The version the object is, or a key's primary version (for audit records).
+    pub version_id: Option<Arc<str>>,
     /// One version of the key (rather than the key itself).
     pub is_version: bool,
     pub state: KeyState,
@@ -57,12 +62,16 @@ pub struct Managed {
 
 impl Managed {
     fn of(attrs: &Attributes) -> Option<Managed> {
-        let key_id = std::str::from_utf8(attrs.get(CKA_KMS_KEY_ID)?).ok()?.to_string();
+        let key_id: Arc<str> = std::str::from_utf8(attrs.get(CKA_KMS_KEY_ID)?).ok()?.into();
+        let is_version = attrs.flag(CKA_KMS_IS_VERSION);
+        let version_attr = if is_version { CKA_KMS_KEY_VERSION_ID } else { CKA_KMS_PRIMARY_VERSION_ID };
+        let version_id = attrs.get(version_attr).and_then(|v| std::str::from_utf8(v).ok()).map(Arc::from);
         let state =
             attrs.get(CKA_KMS_KEY_STATE).and_then(|v| std::str::from_utf8(v).ok()).and_then(KeyState::parse);
         Some(Managed {
             key_id,
-            is_version: attrs.flag(CKA_KMS_IS_VERSION),
+            version_id,
+            is_version,
             // An unreadable state refuses use rather than allowing it.
             state: state.unwrap_or(KeyState::Disabled),
             next_rotation: attrs.ulong(CKA_KMS_NEXT_ROTATION).unwrap_or(0),
@@ -179,7 +188,7 @@ impl Object {
 
     /// The managed key this object belongs to (as the key itself or as one of its versions).
     pub fn key_id(&self) -> Option<&str> {
-        self.managed.as_ref().map(|m| m.key_id.as_str())
+        self.managed.as_ref().map(|m| &*m.key_id)
     }
 
     /// The managed-key facts of this object, if it belongs to a managed key.

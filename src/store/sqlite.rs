@@ -83,6 +83,15 @@ const MIGRATIONS: &[&str] = &[
         created INTEGER NOT NULL
     ) WITHOUT ROWID;
     CREATE INDEX kms_aliases_key ON kms_aliases(key_id);",
+    // 2 → 3: the audit trail's key and chain head (survive C_InitToken: the trail outlives a
+    // wipe).
+    "CREATE TABLE audit (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        key BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        mac BLOB NOT NULL,
+        file_len INTEGER NOT NULL
+    );",
 ];
 
 /// How long a writer waits for another process's write before the call fails.
@@ -125,6 +134,31 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The audit trail's HMAC key.
+    pub fn audit_key(&self) -> StoreResult<zeroize::Zeroizing<Vec<u8>>> {
+        let inner = self.inner.lock();
+        let key: Vec<u8> = inner.conn.query_row("SELECT key FROM audit WHERE id = 1", [], |r| r.get(0))?;
+        Ok(zeroize::Zeroizing::new(key))
+    }
+
+    /// The audit chain head: last sequence number, its MAC, and the current file's length.
+    pub fn audit_head(&self) -> StoreResult<(u64, Vec<u8>, u64)> {
+        let inner = self.inner.lock();
+        Ok(inner.conn.query_row("SELECT seq, mac, file_len FROM audit WHERE id = 1", [], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get::<_, i64>(2)? as u64))
+        })?)
+    }
+
+    /// Moves the head forward (never back: writers of several processes take turns).
+    pub fn set_audit_head(&self, seq: u64, mac: &[u8], file_len: u64) -> StoreResult<()> {
+        let inner = self.inner.lock();
+        inner.conn.execute(
+            "UPDATE audit SET seq = ?1, mac = ?2, file_len = ?3 WHERE id = 1 AND seq <= ?1",
+            params![seq as i64, mac, file_len as i64],
+        )?;
+        Ok(())
     }
 
     /// Runs `f` in a write transaction that bumps the store's change sequence.
@@ -437,6 +471,14 @@ fn migrate(conn: &Connection, display: &str) -> StoreResult<()> {
                 let serial = new_serial()?;
                 conn.execute("INSERT INTO token (id, serial) VALUES (1, ?1)", params![serial])?;
                 conn.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))?;
+            }
+            if version == 2 {
+                let key: [u8; 32] =
+                    crate::engine::rand::array().map_err(|_| StoreError::Corrupt("no randomness".into()))?;
+                conn.execute(
+                    "INSERT INTO audit (id, key, seq, mac, file_len) VALUES (1, ?1, 0, ?2, 0)",
+                    params![key.as_slice(), [0u8; 32].as_slice()],
+                )?;
             }
             version += 1;
             conn.execute_batch(&format!("PRAGMA user_version = {version}"))?;

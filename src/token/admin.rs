@@ -269,7 +269,76 @@ fn key_templates(k: &NewKey) -> Result<(CK_MECHANISM_TYPE, Template, Template)> 
     Ok((mech, public, with_kms(private)))
 }
 
+/// What an action's record names as its key.
+trait ActionResult {
+    fn key_id(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl ActionResult for KeyMetadata {
+    fn key_id(&self) -> Option<&str> {
+        Some(&self.key_id)
+    }
+}
+
+impl ActionResult for KeyVersion {
+    fn key_id(&self) -> Option<&str> {
+        Some(&self.key_id)
+    }
+}
+
+impl ActionResult for Vec<KeyVersion> {
+    fn key_id(&self) -> Option<&str> {
+        self.first().map(|v| v.key_id.as_str())
+    }
+}
+
+impl ActionResult for Alias {
+    fn key_id(&self) -> Option<&str> {
+        Some(&self.key_id)
+    }
+}
+
+impl ActionResult for Sealed {
+    fn key_id(&self) -> Option<&str> {
+        Some(&self.key_id)
+    }
+}
+
+impl ActionResult for Opened {
+    fn key_id(&self) -> Option<&str> {
+        Some(&self.key_id)
+    }
+}
+
+impl ActionResult for Vec<KeyMetadata> {}
+impl ActionResult for Vec<Alias> {}
+impl ActionResult for Quotas {}
+impl ActionResult for () {}
+
 impl Library {
+    /// Runs one KMS action as one audited call: the record is the action's, not that of the
+    /// PKCS#11 steps it takes inside.
+    fn action<T: ActionResult>(
+        &self,
+        h: CK_SESSION_HANDLE,
+        event: &'static str,
+        key: Option<&str>,
+        f: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        let session = self.session(h)?;
+        self.audited(&session.token, "kmsctl", event, |call| {
+            let r = super::audit::inside_action(f);
+            let key_id = match &r {
+                Ok(v) => v.key_id(),
+                Err(_) => key.filter(|k| !k.starts_with(names::ALIAS_PREFIX)),
+            };
+            call.key_id = key_id.map(Arc::from);
+            r
+        })
+    }
+
     /// The token of a session logged in as the user, up to date with other processes.
     fn admin_token(&self, h: CK_SESSION_HANDLE) -> Result<Arc<Token>> {
         let session = self.session(h)?;
@@ -294,62 +363,72 @@ impl Library {
     }
 
     pub fn create_key(&self, h: CK_SESSION_HANDLE, k: &NewKey) -> Result<KeyMetadata> {
-        let token = self.admin_token(h)?;
-        let (mech, first, second) = key_templates(k)?;
-        let handle = if k.spec.is_symmetric() {
-            self.generate_key(h, &Mechanism::new(mech), &first)?
-        } else {
-            self.generate_key_pair(h, &Mechanism::new(mech), &first, &second)?.1
-        };
-        let key_id = token.object(handle)?.key_id().ok_or(Error::GeneralError)?.to_string();
-        self.describe(&token, &key_id)
+        self.action(h, "CreateKey", None, || {
+            let token = self.admin_token(h)?;
+            let (mech, first, second) = key_templates(k)?;
+            let handle = if k.spec.is_symmetric() {
+                self.generate_key(h, &Mechanism::new(mech), &first)?
+            } else {
+                self.generate_key_pair(h, &Mechanism::new(mech), &first, &second)?.1
+            };
+            let key_id = token.object(handle)?.key_id().ok_or(Error::GeneralError)?.to_string();
+            self.describe(&token, &key_id)
+        })
     }
 
     pub fn describe_key(&self, h: CK_SESSION_HANDLE, key: &str) -> Result<KeyMetadata> {
-        self.throttle(Group::Read)?;
-        let key_id = self.resolve_key(h, key)?;
-        self.describe(&*self.admin_token(h)?, &key_id)
+        self.action(h, "DescribeKey", Some(key), || {
+            self.throttle(Group::Read)?;
+            let key_id = self.resolve_key(h, key)?;
+            self.describe(&*self.admin_token(h)?, &key_id)
+        })
     }
 
     pub fn list_keys(&self, h: CK_SESSION_HANDLE) -> Result<Vec<KeyMetadata>> {
-        self.throttle(Group::Read)?;
-        let token = self.admin_token(h)?;
-        let mut out = Vec::new();
-        for rec in token.all_keys()? {
-            let aliases = token.aliases_of(&rec.key_id)?;
-            out.push(metadata(&rec, aliases));
-        }
-        Ok(out)
+        self.action(h, "ListKeys", None, || {
+            self.throttle(Group::Read)?;
+            let token = self.admin_token(h)?;
+            let mut out = Vec::new();
+            for rec in token.all_keys()? {
+                let aliases = token.aliases_of(&rec.key_id)?;
+                out.push(metadata(&rec, aliases));
+            }
+            Ok(out)
+        })
     }
 
     pub fn list_key_versions(&self, h: CK_SESSION_HANDLE, key: &str) -> Result<Vec<KeyVersion>> {
-        self.throttle(Group::Read)?;
-        let key_id = self.resolve_key(h, key)?;
-        let token = self.admin_token(h)?;
-        let primary = token.key_record(&key_id)?.primary_version;
-        Ok(token
-            .version_list(&key_id)?
-            .into_iter()
-            .map(|(v, created)| KeyVersion {
-                key_id: key_id.clone(),
-                primary: v == primary,
-                key_version_id: v,
-                creation_date: iso_time(created),
-            })
-            .collect())
+        self.action(h, "ListKeyVersions", Some(key), || {
+            self.throttle(Group::Read)?;
+            let key_id = self.resolve_key(h, key)?;
+            let token = self.admin_token(h)?;
+            let primary = token.key_record(&key_id)?.primary_version;
+            Ok(token
+                .version_list(&key_id)?
+                .into_iter()
+                .map(|(v, created)| KeyVersion {
+                    key_id: key_id.clone(),
+                    primary: v == primary,
+                    key_version_id: v,
+                    creation_date: iso_time(created),
+                })
+                .collect())
+        })
     }
 
     /// CreateKeyVersion: a new primary version now.
     pub fn create_key_version(&self, h: CK_SESSION_HANDLE, key: &str) -> Result<KeyVersion> {
-        self.throttle(Group::Write)?;
-        let key_id = self.resolve_key(h, key)?;
-        let token = self.admin_token(h)?;
-        let version = token.rotate(&key_id, true)?.ok_or(Error::FunctionFailed)?;
-        Ok(KeyVersion {
-            key_id,
-            key_version_id: version,
-            creation_date: iso_time(token.kms.clock.now()),
-            primary: true,
+        self.action(h, "CreateKeyVersion", Some(key), || {
+            self.throttle(Group::Write)?;
+            let key_id = self.resolve_key(h, key)?;
+            let token = self.admin_token(h)?;
+            let version = token.rotate(&key_id, true)?.ok_or(Error::FunctionFailed)?;
+            Ok(KeyVersion {
+                key_id,
+                key_version_id: version,
+                creation_date: iso_time(token.kms.clock.now()),
+                primary: true,
+            })
         })
     }
 
@@ -376,15 +455,19 @@ impl Library {
         key: &str,
         interval: Option<u64>,
     ) -> Result<KeyMetadata> {
-        self.change_key(h, key, &mut |rec, now| managed::set_rotation(rec, interval.unwrap_or(0), now))
+        self.action(h, "UpdateRotationPolicy", Some(key), || {
+            self.change_key(h, key, &mut |rec, now| managed::set_rotation(rec, interval.unwrap_or(0), now))
+        })
     }
 
     pub fn enable_key(&self, h: CK_SESSION_HANDLE, key: &str) -> Result<KeyMetadata> {
-        self.change_key(h, key, &mut |rec, _| managed::enable(rec))
+        self.action(h, "EnableKey", Some(key), || self.change_key(h, key, &mut |rec, _| managed::enable(rec)))
     }
 
     pub fn disable_key(&self, h: CK_SESSION_HANDLE, key: &str) -> Result<KeyMetadata> {
-        self.change_key(h, key, &mut |rec, _| managed::disable(rec))
+        self.action(h, "DisableKey", Some(key), || {
+            self.change_key(h, key, &mut |rec, _| managed::disable(rec))
+        })
     }
 
     /// ScheduleKeyDeletion with a window of `days` (default 30).
@@ -394,12 +477,16 @@ impl Library {
         key: &str,
         days: Option<u64>,
     ) -> Result<KeyMetadata> {
-        let days = names::deletion_window_days(days)?;
-        self.change_key(h, key, &mut |rec, now| managed::schedule_deletion(rec, days, now))
+        self.action(h, "ScheduleKeyDeletion", Some(key), || {
+            let days = names::deletion_window_days(days)?;
+            self.change_key(h, key, &mut |rec, now| managed::schedule_deletion(rec, days, now))
+        })
     }
 
     pub fn cancel_key_deletion(&self, h: CK_SESSION_HANDLE, key: &str) -> Result<KeyMetadata> {
-        self.change_key(h, key, &mut |rec, _| managed::cancel_deletion(rec, true))
+        self.action(h, "CancelKeyDeletion", Some(key), || {
+            self.change_key(h, key, &mut |rec, _| managed::cancel_deletion(rec, true))
+        })
     }
 
     pub fn set_deletion_protection(
@@ -409,16 +496,20 @@ impl Library {
         on: bool,
         description: &str,
     ) -> Result<KeyMetadata> {
-        names::check_description(description)?;
-        self.change_key(h, key, &mut |rec, _| managed::set_deletion_protection(rec, on, description))
+        self.action(h, "SetDeletionProtection", Some(key), || {
+            names::check_description(description)?;
+            self.change_key(h, key, &mut |rec, _| managed::set_deletion_protection(rec, on, description))
+        })
     }
 
     pub fn tag_resource(&self, h: CK_SESSION_HANDLE, key: &str, tags: &Tags) -> Result<KeyMetadata> {
-        self.change_key(h, key, &mut |rec, _| {
-            let mut current = Tags::parse(rec.tags.as_bytes())?;
-            current.merge(tags)?;
-            rec.tags = current.to_json();
-            Ok(())
+        self.action(h, "TagResource", Some(key), || {
+            self.change_key(h, key, &mut |rec, _| {
+                let mut current = Tags::parse(rec.tags.as_bytes())?;
+                current.merge(tags)?;
+                rec.tags = current.to_json();
+                Ok(())
+            })
         })
     }
 
@@ -428,50 +519,60 @@ impl Library {
         key: &str,
         tag_keys: &[String],
     ) -> Result<KeyMetadata> {
-        self.change_key(h, key, &mut |rec, _| {
-            let mut current = Tags::parse(rec.tags.as_bytes())?;
-            current.remove(tag_keys.iter().map(String::as_str));
-            rec.tags = current.to_json();
-            Ok(())
+        self.action(h, "UntagResource", Some(key), || {
+            self.change_key(h, key, &mut |rec, _| {
+                let mut current = Tags::parse(rec.tags.as_bytes())?;
+                current.remove(tag_keys.iter().map(String::as_str));
+                rec.tags = current.to_json();
+                Ok(())
+            })
         })
     }
 
     pub fn create_alias(&self, h: CK_SESSION_HANDLE, alias: &str, key: &str) -> Result<Alias> {
-        names::check_alias(alias)?;
-        self.throttle(Group::Write)?;
-        let key_id = self.resolve_key(h, key)?;
-        self.admin_token(h)?.add_alias(alias, &key_id)?;
-        Ok(Alias { alias_name: alias.to_string(), key_id })
+        self.action(h, "CreateAlias", Some(key), || {
+            names::check_alias(alias)?;
+            self.throttle(Group::Write)?;
+            let key_id = self.resolve_key(h, key)?;
+            self.admin_token(h)?.add_alias(alias, &key_id)?;
+            Ok(Alias { alias_name: alias.to_string(), key_id })
+        })
     }
 
     /// UpdateAlias: points an existing alias at another key.
     pub fn update_alias(&self, h: CK_SESSION_HANDLE, alias: &str, key: &str) -> Result<Alias> {
-        names::check_alias(alias)?;
-        self.throttle(Group::Write)?;
-        let key_id = self.resolve_key(h, key)?;
-        self.admin_token(h)?.repoint_alias(alias, &key_id)?;
-        Ok(Alias { alias_name: alias.to_string(), key_id })
+        self.action(h, "UpdateAlias", Some(key), || {
+            names::check_alias(alias)?;
+            self.throttle(Group::Write)?;
+            let key_id = self.resolve_key(h, key)?;
+            self.admin_token(h)?.repoint_alias(alias, &key_id)?;
+            Ok(Alias { alias_name: alias.to_string(), key_id })
+        })
     }
 
     pub fn delete_alias(&self, h: CK_SESSION_HANDLE, alias: &str) -> Result<()> {
-        self.throttle(Group::Write)?;
-        if !self.admin_token(h)?.remove_alias(alias)? {
-            return Err(alias_not_found(alias));
-        }
-        Ok(())
+        self.action(h, "DeleteAlias", None, || {
+            self.throttle(Group::Write)?;
+            if !self.admin_token(h)?.remove_alias(alias)? {
+                return Err(alias_not_found(alias));
+            }
+            Ok(())
+        })
     }
 
     /// ListAliases, or ListAliasesByKeyId with `key`.
     pub fn list_aliases(&self, h: CK_SESSION_HANDLE, key: Option<&str>) -> Result<Vec<Alias>> {
-        self.throttle(Group::Read)?;
-        let token = self.admin_token(h)?;
-        let wanted = key.map(|k| self.resolve_key(h, k)).transpose()?;
-        Ok(token
-            .all_aliases()?
-            .into_iter()
-            .filter(|(_, k)| wanted.as_ref().is_none_or(|w| w == k))
-            .map(|(alias_name, key_id)| Alias { alias_name, key_id })
-            .collect())
+        self.action(h, "ListAliases", None, || {
+            self.throttle(Group::Read)?;
+            let token = self.admin_token(h)?;
+            let wanted = key.map(|k| self.resolve_key(h, k)).transpose()?;
+            Ok(token
+                .all_aliases()?
+                .into_iter()
+                .filter(|(_, k)| wanted.as_ref().is_none_or(|w| w == k))
+                .map(|(alias_name, key_id)| Alias { alias_name, key_id })
+                .collect())
+        })
     }
 
     /// The secret key object applications hold for a symmetric CMK.
@@ -509,12 +610,14 @@ impl Library {
         plaintext: &[u8],
         context: Option<&[u8]>,
     ) -> Result<Sealed> {
-        let key_id = self.resolve_key(h, key)?;
-        let token = self.admin_token(h)?;
-        let handle = self.secret_key_handle(&token, &key_id)?;
-        self.encrypt_init(h, &envelope_mechanism(CKM_KMS_ENVELOPE, context), handle)?;
-        let blob = self.run_cipher(h, true, plaintext)?;
-        sealed(&key_id, &blob, None)
+        self.action(h, "Encrypt", Some(key), || {
+            let key_id = self.resolve_key(h, key)?;
+            let token = self.admin_token(h)?;
+            let handle = self.secret_key_handle(&token, &key_id)?;
+            self.encrypt_init(h, &envelope_mechanism(CKM_KMS_ENVELOPE, context), handle)?;
+            let blob = self.run_cipher(h, true, plaintext)?;
+            sealed(&key_id, &blob, None)
+        })
     }
 
     /// Decrypt: the blob names its version, and so its key.
@@ -524,23 +627,25 @@ impl Library {
         blob_text: &str,
         context: Option<&[u8]>,
     ) -> Result<Opened> {
-        let blob = blob_from_text(blob_text)?;
-        let version =
-            envelope::Blob::parse(&blob).map_err(|_| Error::EncryptedDataInvalid)?.version_id.to_string();
-        let token = self.admin_token(h)?;
-        let key_id = token.key_of_version(&version)?.ok_or_else(|| {
-            Error::from(KmsError::new(
-                KmsCode::KeyVersionNotFound,
-                format!("version {version} does not exist"),
-            ))
-        })?;
-        let handle = self.secret_key_handle(&token, &key_id)?;
-        self.decrypt_init(h, &envelope_mechanism(CKM_KMS_ENVELOPE, context), handle)?;
-        let plain = self.run_cipher(h, false, &blob)?;
-        Ok(Opened {
-            key_id,
-            key_version_id: version,
-            plaintext: Zeroizing::new(Base64::encode_string(&plain)),
+        self.action(h, "Decrypt", None, || {
+            let blob = blob_from_text(blob_text)?;
+            let version =
+                envelope::Blob::parse(&blob).map_err(|_| Error::EncryptedDataInvalid)?.version_id.to_string();
+            let token = self.admin_token(h)?;
+            let key_id = token.key_of_version(&version)?.ok_or_else(|| {
+                Error::from(KmsError::new(
+                    KmsCode::KeyVersionNotFound,
+                    format!("version {version} does not exist"),
+                ))
+            })?;
+            let handle = self.secret_key_handle(&token, &key_id)?;
+            self.decrypt_init(h, &envelope_mechanism(CKM_KMS_ENVELOPE, context), handle)?;
+            let plain = self.run_cipher(h, false, &blob)?;
+            Ok(Opened {
+                key_id,
+                key_version_id: version,
+                plaintext: Zeroizing::new(Base64::encode_string(&plain)),
+            })
         })
     }
 
@@ -553,52 +658,61 @@ impl Library {
         context: Option<&[u8]>,
         with_plaintext: bool,
     ) -> Result<Sealed> {
-        let len = names::data_key_len(len)?;
-        let key_id = self.resolve_key(h, key)?;
-        let token = self.admin_token(h)?;
-        let handle = self.secret_key_handle(&token, &key_id)?;
-        if !with_plaintext {
-            let mech = Mechanism::with(
-                CKM_KMS_DATA_KEY_WITHOUT_PLAINTEXT,
-                Param::DataKey { len: len as u64, context: context.unwrap_or_default().to_vec() },
-            );
-            self.encrypt_init(h, &mech, handle)?;
-            let blob = self.run_cipher(h, true, &[])?;
-            return sealed(&key_id, &blob, None);
-        }
-        let mut key = Zeroizing::new(vec![0u8; len]);
-        crate::engine::rand::fill(&mut key).map_err(|_| Error::FunctionFailed)?;
-        let text = envelope::data_key_text(&key);
-        self.encrypt_init(h, &envelope_mechanism(CKM_KMS_ENVELOPE, context), handle)?;
-        let blob = self.run_cipher(h, true, &text)?;
-        let plaintext = Zeroizing::new(Base64::encode_string(&key));
-        sealed(&key_id, &blob, Some(plaintext))
+        self.action(
+            h,
+            if with_plaintext { "GenerateDataKey" } else { "GenerateDataKeyWithoutPlaintext" },
+            Some(key),
+            || {
+                let len = names::data_key_len(len)?;
+                let key_id = self.resolve_key(h, key)?;
+                let token = self.admin_token(h)?;
+                let handle = self.secret_key_handle(&token, &key_id)?;
+                if !with_plaintext {
+                    let mech = Mechanism::with(
+                        CKM_KMS_DATA_KEY_WITHOUT_PLAINTEXT,
+                        Param::DataKey { len: len as u64, context: context.unwrap_or_default().to_vec() },
+                    );
+                    self.encrypt_init(h, &mech, handle)?;
+                    let blob = self.run_cipher(h, true, &[])?;
+                    return sealed(&key_id, &blob, None);
+                }
+                let mut key = Zeroizing::new(vec![0u8; len]);
+                crate::engine::rand::fill(&mut key).map_err(|_| Error::FunctionFailed)?;
+                let text = envelope::data_key_text(&key);
+                self.encrypt_init(h, &envelope_mechanism(CKM_KMS_ENVELOPE, context), handle)?;
+                let blob = self.run_cipher(h, true, &text)?;
+                let plaintext = Zeroizing::new(Base64::encode_string(&key));
+                sealed(&key_id, &blob, Some(plaintext))
+            },
+        )
     }
 
     pub fn describe_quotas(&self, h: CK_SESSION_HANDLE) -> Result<Quotas> {
-        self.throttle(Group::Read)?;
-        let token = self.admin_token(h)?;
-        let counts = token.counts()?;
-        let q = &token.kms.quota;
-        Ok(Quotas {
-            resources: vec![
-                QuotaUsage { resource: "Keys", used: counts.keys, quota: q.keys },
-                QuotaUsage { resource: "Aliases", used: counts.aliases, quota: q.aliases },
-                QuotaUsage { resource: "KeyVersions", used: counts.versions, quota: q.key_versions },
-            ],
-            request_rates: self
-                .rate_usage()
-                .into_iter()
-                .map(|u| RateUsage {
-                    group: u.group.name(),
-                    rate: match u.rate {
-                        crate::config::Rate::PerSecond(n) => Some(n),
-                        crate::config::Rate::Unlimited => None,
-                    },
-                    granted_last_second: u.granted_last_second,
-                    throttled_last_second: u.throttled_last_second,
-                })
-                .collect(),
+        self.action(h, "DescribeQuotas", None, || {
+            self.throttle(Group::Read)?;
+            let token = self.admin_token(h)?;
+            let counts = token.counts()?;
+            let q = &token.kms.quota;
+            Ok(Quotas {
+                resources: vec![
+                    QuotaUsage { resource: "Keys", used: counts.keys, quota: q.keys },
+                    QuotaUsage { resource: "Aliases", used: counts.aliases, quota: q.aliases },
+                    QuotaUsage { resource: "KeyVersions", used: counts.versions, quota: q.key_versions },
+                ],
+                request_rates: self
+                    .rate_usage()
+                    .into_iter()
+                    .map(|u| RateUsage {
+                        group: u.group.name(),
+                        rate: match u.rate {
+                            crate::config::Rate::PerSecond(n) => Some(n),
+                            crate::config::Rate::Unlimited => None,
+                        },
+                        granted_last_second: u.granted_last_second,
+                        throttled_last_second: u.throttled_last_second,
+                    })
+                    .collect(),
+            })
         })
     }
 }

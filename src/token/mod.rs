@@ -3,6 +3,7 @@
 //! converts C arguments and calls these methods.
 
 pub mod admin;
+pub mod audit;
 pub mod cache;
 mod crypto;
 mod kms;
@@ -65,8 +66,11 @@ impl Library {
                 quota: config.quota.clone(),
                 destroy: config.kms.destroy,
             };
-            let token =
+            let mut token =
                 Token::new(slot as CK_SLOT_ID, tc.clone(), config.pin.clone(), kms, store, handles.clone())?;
+            if token.is_present() {
+                token.attach_audit(audit::start(&config.audit, tc)?);
+            }
             if token.is_present()
                 && let Err(e) = token.run_due()
             {
@@ -165,6 +169,16 @@ impl Library {
             t.remove_session_objects(None);
             t.reset_login();
         }
+        self.flush_audit();
+    }
+
+    /// Writes every queued audit record and stops the writers (also at process exit).
+    pub fn flush_audit(&self) {
+        for t in &self.tokens {
+            if let Some(log) = t.audit_log() {
+                log.stop();
+            }
+        }
     }
 
     pub fn session_info(&self, handle: CK_SESSION_HANDLE) -> Result<SessionInfo> {
@@ -185,19 +199,25 @@ impl Library {
 
     pub fn init_token(&self, slot: CK_SLOT_ID, so_pin: &[u8], label: &str) -> Result<()> {
         let token = self.present_token(slot)?;
-        if self.session_counts(slot).0 > 0 {
-            return Err(Error::SessionExists);
-        }
-        token.initialize(so_pin, label)
+        self.audited(token, "C_InitToken", "InitToken", |_| {
+            if self.session_counts(slot).0 > 0 {
+                return Err(Error::SessionExists);
+            }
+            token.initialize(so_pin, label)
+        })
     }
 
     pub fn login(&self, handle: CK_SESSION_HANDLE, user_type: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
         let session = self.session(handle)?;
+        self.audited(&session.token, "C_Login", "Login", |_| self.login_in(&session, user_type, pin))
+    }
+
+    fn login_in(&self, session: &Session, user_type: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
         let token = &session.token;
         let who = match user_type {
             CKU_SO => Who::So,
             CKU_USER => Who::User,
-            CKU_CONTEXT_SPECIFIC => return self.context_login(&session, pin),
+            CKU_CONTEXT_SPECIFIC => return self.context_login(session, pin),
             _ => return Err(Error::UserTypeInvalid),
         };
         match token.who() {
@@ -238,22 +258,24 @@ impl Library {
 
     pub fn logout(&self, handle: CK_SESSION_HANDLE) -> Result<()> {
         let session = self.session(handle)?;
-        session.token.logout()
+        self.audited(&session.token, "C_Logout", "Logout", |_| session.token.logout())
     }
 
     pub fn init_pin(&self, handle: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
         // Only the SO may, and SO sessions are always read-write: any other session state is
         // "not logged in" (PKCS#11 2.40 §5.5).
         let session = self.session(handle)?;
-        session.token.init_user_pin(pin)
+        self.audited(&session.token, "C_InitPIN", "InitPIN", |_| session.token.init_user_pin(pin))
     }
 
     pub fn set_pin(&self, handle: CK_SESSION_HANDLE, old: &[u8], new: &[u8]) -> Result<()> {
         let session = self.session(handle)?;
-        if !session.read_write {
-            return Err(Error::SessionReadOnly);
-        }
-        session.token.change_pin(old, new)
+        self.audited(&session.token, "C_SetPIN", "SetPIN", |_| {
+            if !session.read_write {
+                return Err(Error::SessionReadOnly);
+            }
+            session.token.change_pin(old, new)
+        })
     }
 
     /// The mechanisms a slot's backend serves.

@@ -2,6 +2,7 @@
 //! sessions (read-only, login) and on object attributes.
 
 use super::Library;
+use super::audit::Call;
 use super::session::{Search, Session};
 use super::slot::{Who, may_reveal};
 use crate::error::{Error, Result};
@@ -12,7 +13,10 @@ use crate::object::Object;
 use crate::object::attribute::{Attributes, Template};
 use crate::object::rules::{self, Origin};
 use crate::store::Filter;
-use crate::vendor::{CKA_KMS_ALIASES, CKA_KMS_IS_VERSION, CKA_KMS_KEY_ID, CKA_KMS_KEY_VERSION_ID};
+use crate::vendor::{
+    CKA_KMS_ALIASES, CKA_KMS_DELETION_PROTECTION, CKA_KMS_DESCRIPTION, CKA_KMS_IS_VERSION, CKA_KMS_KEY_ID,
+    CKA_KMS_KEY_STATE, CKA_KMS_KEY_VERSION_ID, CKA_KMS_ROTATION_INTERVAL, CKA_KMS_TAGS,
+};
 use cryptoki_sys::*;
 use std::sync::Arc;
 
@@ -71,6 +75,18 @@ impl Library {
 
     pub fn create_object(&self, handle: CK_SESSION_HANDLE, template: &Template) -> Result<CK_OBJECT_HANDLE> {
         let session = self.session(handle)?;
+        self.audited(&session.token, "C_CreateObject", "CreateObject", |call| {
+            let class = template.get_ulong(CKA_CLASS).ok().flatten();
+            if matches!(class, Some(CKO_SECRET_KEY | CKO_PRIVATE_KEY)) {
+                call.event = super::crypto::creation_event(&[template], "CreateObject");
+            }
+            let handle = self.create_object_in(&session, template)?;
+            self.note_created(&session, call, handle);
+            Ok(handle)
+        })
+    }
+
+    fn create_object_in(&self, session: &Session, template: &Template) -> Result<CK_OBJECT_HANDLE> {
         template.validate()?;
         let class = template.get_ulong(CKA_CLASS)?.ok_or(Error::TemplateIncomplete)?;
         let key_type = match class {
@@ -86,7 +102,7 @@ impl Library {
             check_key_class(class, kt)?;
             mechanism::import(class, kt, &mut attrs)?;
         }
-        Ok(self.add_objects(&session, vec![attrs], crate::kms::Origin::External)?[0])
+        Ok(self.add_objects(session, vec![attrs], crate::kms::Origin::External)?[0])
     }
 
     pub fn copy_object(
@@ -96,8 +112,21 @@ impl Library {
         template: &Template,
     ) -> Result<CK_OBJECT_HANDLE> {
         let session = self.session(handle)?;
+        self.audited(&session.token, "C_CopyObject", "CopyObject", |call| {
+            self.copy_object_in(&session, call, object, template)
+        })
+    }
+
+    fn copy_object_in(
+        &self,
+        session: &Session,
+        call: &mut Call,
+        object: CK_OBJECT_HANDLE,
+        template: &Template,
+    ) -> Result<CK_OBJECT_HANDLE> {
         session.token.sync()?;
-        let obj = self.visible_object(&session, object)?;
+        let obj = self.visible_object(session, object)?;
+        call.key(&obj);
         // A managed key is one key with versions and metadata; a copy would be a second,
         // unmanaged key sharing its material.
         if !obj.flag(CKA_COPYABLE) || obj.key_id().is_some() {
@@ -111,13 +140,26 @@ impl Library {
             attrs.set(ty, value.to_vec());
         }
         attrs.remove(CKA_UNIQUE_ID);
-        Ok(self.add_objects(&session, vec![attrs], crate::kms::Origin::External)?[0])
+        Ok(self.add_objects(session, vec![attrs], crate::kms::Origin::External)?[0])
     }
 
     pub fn destroy_object(&self, handle: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE) -> Result<()> {
         let session = self.session(handle)?;
+        self.audited(&session.token, "C_DestroyObject", "DestroyObject", |call| {
+            self.destroy_object_in(&session, call, object)
+        })
+    }
+
+    fn destroy_object_in(&self, session: &Session, call: &mut Call, object: CK_OBJECT_HANDLE) -> Result<()> {
         session.token.sync()?;
-        let obj = self.visible_object(&session, object)?;
+        let obj = self.visible_object(session, object)?;
+        call.key(&obj);
+        if obj.is_managed_key() && obj.class != CKO_PUBLIC_KEY {
+            call.event = match session.token.kms.destroy {
+                crate::config::DestroyPolicy::Schedule => "ScheduleKeyDeletion",
+                crate::config::DestroyPolicy::Immediate => "DeleteKey",
+            };
+        }
         if obj.on_token && !session.read_write {
             return Err(Error::SessionReadOnly);
         }
@@ -157,8 +199,29 @@ impl Library {
         types: &[CK_ATTRIBUTE_TYPE],
     ) -> Result<Vec<AttrValue>> {
         let session = self.session(handle)?;
+        self.audited(&session.token, "C_GetAttributeValue", "GetKeyMaterial", |call| {
+            // Only reading secret material (or trying to) is a key use worth a record.
+            call.skip = true;
+            self.get_attributes_in(&session, call, object, types)
+        })
+    }
+
+    fn get_attributes_in(
+        &self,
+        session: &Session,
+        call: &mut Call,
+        object: CK_OBJECT_HANDLE,
+        types: &[CK_ATTRIBUTE_TYPE],
+    ) -> Result<Vec<AttrValue>> {
         session.token.sync()?;
-        let obj = self.visible_object(&session, object)?;
+        let obj = self.visible_object(session, object)?;
+        if types.iter().any(|t| {
+            rules::sealed_at_rest(obj.class, obj.private, *t)
+                && rules::rule(obj.class, obj.key_type, *t).is_some()
+        }) {
+            call.skip = false;
+            call.key(&obj);
+        }
         // Reading a managed key's KMS attributes is DescribeKey.
         if obj.key_id().is_some() && types.iter().any(|t| managed::is_kms_attribute(*t)) {
             self.throttle(Group::Read)?;
@@ -200,8 +263,21 @@ impl Library {
         template: &Template,
     ) -> Result<()> {
         let session = self.session(handle)?;
+        self.audited(&session.token, "C_SetAttributeValue", set_event(template), |call| {
+            self.set_attributes_in(&session, call, object, template)
+        })
+    }
+
+    fn set_attributes_in(
+        &self,
+        session: &Session,
+        call: &mut Call,
+        object: CK_OBJECT_HANDLE,
+        template: &Template,
+    ) -> Result<()> {
         session.token.sync()?;
-        let obj = self.visible_object(&session, object)?;
+        let obj = self.visible_object(session, object)?;
+        call.key(&obj);
         if obj.on_token && !session.read_write {
             return Err(Error::SessionReadOnly);
         }
@@ -211,7 +287,7 @@ impl Library {
         template.validate()?;
         let so = session.token.who() == Who::So;
         if let Some(key_id) = obj.key_id() {
-            return self.set_managed_attributes(&session, &obj, key_id, template, so);
+            return self.set_managed_attributes(session, &obj, key_id, template, so);
         }
         let mut attrs = session.token.all_attrs(&obj)?;
         for (ty, value) in template.iter() {
@@ -365,4 +441,22 @@ pub(crate) fn check_key_class(class: CK_OBJECT_CLASS, kt: CK_KEY_TYPE) -> Result
         _ => false,
     };
     if ok { Ok(()) } else { Err(Error::TemplateInconsistent) }
+}
+
+/// The KMS action a `C_SetAttributeValue` performs: named by the first vendor attribute it sets.
+fn set_event(template: &Template) -> &'static str {
+    for (ty, value) in template.iter() {
+        return match ty {
+            CKA_KMS_KEY_STATE if value == b"Enabled" => "EnableKey",
+            CKA_KMS_KEY_STATE if value == b"Disabled" => "DisableKey",
+            CKA_KMS_KEY_STATE => "UpdateKeyState",
+            CKA_KMS_ROTATION_INTERVAL => "UpdateRotationPolicy",
+            CKA_KMS_DESCRIPTION => "UpdateKeyDescription",
+            CKA_KMS_TAGS => "TagResource",
+            CKA_KMS_ALIASES => "UpdateAlias",
+            CKA_KMS_DELETION_PROTECTION => "SetDeletionProtection",
+            _ => continue,
+        };
+    }
+    "SetAttributeValue"
 }

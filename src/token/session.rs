@@ -2,6 +2,7 @@
 //! no buffer asks for the length, a short buffer gets `CKR_BUFFER_TOO_SMALL` and the operation
 //! stays active, anything else ends the operation.
 
+use super::audit::{Call, OpTag};
 use super::slot::Token;
 use crate::error::{Error, Result};
 use crate::mechanism::{Cipher, Digester, Signer, Verifier};
@@ -28,11 +29,20 @@ pub struct Active<T: ?Sized> {
     pub needs_auth: bool,
     /// Key identity, for audit and error reporting.
     pub key: CK_OBJECT_HANDLE,
+    /// What the record of the call that ends the operation says.
+    pub tag: Option<OpTag>,
 }
 
 impl<T: ?Sized> Active<T> {
     pub fn new(op: Box<T>, key: CK_OBJECT_HANDLE, needs_auth: bool) -> Active<T> {
-        Active { op, pending: None, multi: false, needs_auth, key }
+        Active { op, pending: None, multi: false, needs_auth, key, tag: None }
+    }
+
+    /// The operation begun in `call` goes on: its record waits for the call that ends it.
+    pub fn tagged(mut self, call: &mut Call) -> Active<T> {
+        self.tag = Some(call.tag());
+        call.deferred = true;
+        self
     }
 }
 

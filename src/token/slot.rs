@@ -72,6 +72,8 @@ pub struct Token {
     /// [`EPOCH`]).
     last_sync: AtomicU64,
     handles: Arc<AtomicU64>,
+    /// The token's audit writer (none when `[audit] enabled = false`).
+    audit: Option<crate::kms::audit::AuditLog>,
 }
 
 /// How stale a managed key's cached state may get on the cryptographic path before it is read
@@ -110,7 +112,16 @@ impl Token {
             sync: Mutex::new(SyncPoint { seq: 0, generation }),
             last_sync: AtomicU64::new(0),
             handles,
+            audit: None,
         })
+    }
+
+    pub(super) fn attach_audit(&mut self, log: Option<crate::kms::audit::AuditLog>) {
+        self.audit = log;
+    }
+
+    pub fn audit_log(&self) -> Option<&crate::kms::audit::AuditLog> {
+        self.audit.as_ref()
     }
 
     /// The store, or why it could not be opened.

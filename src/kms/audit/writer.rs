@@ -15,13 +15,14 @@ use super::chain::{ChainKey, Link};
 use super::record::{Event, Origin};
 use super::sink::Sink;
 use super::{Durability, OnFailure};
-use parking_lot::{Condvar, Mutex};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+// std's futex-based locks rather than parking_lot's: the writer parks for long stretches, and a
+// child forked meanwhile must not inherit a global table of parked threads that do not exist in it.
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 use zeroize::Zeroizing;
@@ -172,13 +173,13 @@ impl AuditLog {
     pub fn record(&self, event: Event) -> Result<(), Unavailable> {
         let s = &*self.shared;
         let fail_fast = s.settings.on_failure == OnFailure::Fail;
-        let mut st = s.state.lock();
+        let mut st = lock(&s.state);
         while st.queue.len() + st.in_flight >= s.settings.batch_records && !st.stop {
             if fail_fast && s.failing.load(Ordering::Relaxed) {
                 return Err(Unavailable);
             }
             s.wake_writer.notify_one();
-            s.wake_callers.wait(&mut st);
+            st = s.wake_callers.wait(st).unwrap_or_else(PoisonError::into_inner);
         }
         if st.stop {
             return Err(Unavailable);
@@ -194,7 +195,7 @@ impl AuditLog {
                 if (fail_fast && s.failing.load(Ordering::Relaxed)) || st.stop {
                     return Err(Unavailable);
                 }
-                s.wake_callers.wait(&mut st);
+                st = s.wake_callers.wait(st).unwrap_or_else(PoisonError::into_inner);
             }
         }
         Ok(())
@@ -203,12 +204,12 @@ impl AuditLog {
     /// Writes everything queued and stops the writer thread (`C_Finalize`, process exit).
     pub fn stop(&self) {
         {
-            let mut st = self.shared.state.lock();
+            let mut st = lock(&self.shared.state);
             st.stop = true;
         }
         self.shared.wake_writer.notify_all();
         self.shared.wake_callers.notify_all();
-        let thread = self.thread.lock().take();
+        let thread = lock(&self.thread).take();
         if let Some(t) = thread {
             if self.pid == std::process::id() {
                 let _ = t.join();
@@ -242,7 +243,7 @@ impl Writer {
         loop {
             let mut batch = {
                 let s = &*self.shared;
-                let mut st = s.state.lock();
+                let mut st = lock(&s.state);
                 let started = Instant::now();
                 loop {
                     let full = st.queue.len() >= s.settings.batch_records / 2;
@@ -254,8 +255,8 @@ impl Writer {
                     if waited >= batch_wait && !st.queue.is_empty() {
                         break;
                     }
-                    s.wake_writer
-                        .wait_for(&mut st, batch_wait.saturating_sub(waited).max(Duration::from_millis(1)));
+                    let wait = batch_wait.saturating_sub(waited).max(Duration::from_millis(1));
+                    st = s.wake_writer.wait_timeout(st, wait).unwrap_or_else(PoisonError::into_inner).0;
                 }
                 if st.stop && st.queue.is_empty() {
                     break;
@@ -269,7 +270,7 @@ impl Writer {
             batch.clear();
             spare = batch;
             let s = &*self.shared;
-            let mut st = s.state.lock();
+            let mut st = lock(&s.state);
             st.in_flight = 0;
             if delivered {
                 st.durable += done;
@@ -321,7 +322,7 @@ impl Writer {
                 log::error!("{error}; holding {} records until it recovers", batch.len());
                 self.shared.wake_callers.notify_all();
             }
-            let mut st = self.shared.state.lock();
+            let st = lock(&self.shared.state);
             if st.stop {
                 let d = *deadline.get_or_insert_with(|| Instant::now() + self.shared.settings.finalize_wait);
                 if Instant::now() >= d {
@@ -329,15 +330,14 @@ impl Writer {
                     return false;
                 }
             }
-            self.shared.wake_writer.wait_for(&mut st, backoff);
+            drop(self.shared.wake_writer.wait_timeout(st, backoff).unwrap_or_else(PoisonError::into_inner));
             backoff = (backoff * 2).min(Duration::from_secs(1));
         }
     }
 
     /// Appends the batch to the chain under the cross-process lock; returns the lines written.
     fn append(&mut self, batch: &[Event]) -> io::Result<Vec<u8>> {
-        let lock = OpenOptions::new().create(true).append(true).mode(0o600).open(self.files.lock())?;
-        lock.lock()?;
+        let _lock = ChainLock::take(&self.files.lock())?;
         let (mut link, recorded_len) = self.store.head()?;
         let mut file = open_log(&self.files.log)?;
         let mut len = file.metadata()?.len();
@@ -413,6 +413,29 @@ impl Writer {
     }
 }
 
+/// The cross-process lock on the chain. Released explicitly rather than by closing: a child
+/// forked while it is held shares the open file description, and closing our descriptor alone
+/// would leave the lock held by the child's copy forever.
+struct ChainLock(File);
+
+impl ChainLock {
+    fn take(path: &Path) -> io::Result<ChainLock> {
+        let f = OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+        f.lock()?;
+        Ok(ChainLock(f))
+    }
+}
+
+impl Drop for ChainLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 fn open_log(path: &Path) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).read(true).mode(0o600).open(path)
 }
@@ -434,7 +457,7 @@ mod tests {
 
     /// A head kept in memory, shared by "processes" of one test.
     #[derive(Clone)]
-    struct MemHead(Arc<Mutex<(Link, u64)>>);
+    struct MemHead(Arc<parking_lot::Mutex<(Link, u64)>>);
 
     impl HeadStore for MemHead {
         fn key(&mut self) -> io::Result<Zeroizing<Vec<u8>>> {
@@ -495,7 +518,7 @@ mod tests {
     fn two_writers_on_one_file_make_one_chain() {
         let dir = tempfile::tempdir().unwrap();
         let files = LogFiles { log: dir.path().join("t.audit.log") };
-        let head = MemHead(Arc::new(Mutex::new((Link::START, 0))));
+        let head = MemHead(Arc::new(parking_lot::Mutex::new((Link::START, 0))));
         let logs: Vec<AuditLog> = (0..2)
             .map(|_| {
                 AuditLog::start(
@@ -527,7 +550,7 @@ mod tests {
     fn per_record_durability_returns_after_the_write_and_rotation_keeps_the_chain() {
         let dir = tempfile::tempdir().unwrap();
         let files = LogFiles { log: dir.path().join("t.audit.log") };
-        let head = MemHead(Arc::new(Mutex::new((Link::START, 0))));
+        let head = MemHead(Arc::new(parking_lot::Mutex::new((Link::START, 0))));
         let mut st = settings(Durability::Fsync);
         st.rotate_bytes = 2000;
         let log = AuditLog::start(st, files.clone(), Box::new(head.clone()), vec![], origin()).unwrap();
@@ -544,7 +567,7 @@ mod tests {
     fn a_crash_between_file_and_head_is_adopted_and_a_torn_line_cut() {
         let dir = tempfile::tempdir().unwrap();
         let files = LogFiles { log: dir.path().join("t.audit.log") };
-        let head = MemHead(Arc::new(Mutex::new((Link::START, 0))));
+        let head = MemHead(Arc::new(parking_lot::Mutex::new((Link::START, 0))));
         let log = AuditLog::start(
             settings(Durability::Fsync),
             files.clone(),
@@ -592,7 +615,7 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let files = LogFiles { log: dir.path().join("t.audit.log") };
-        let head = MemHead(Arc::new(Mutex::new((Link::START, 0))));
+        let head = MemHead(Arc::new(parking_lot::Mutex::new((Link::START, 0))));
         let down = Arc::new(AtomicBool::new(true));
         let mut st = settings(Durability::Fsync);
         st.on_failure = OnFailure::Fail;

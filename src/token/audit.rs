@@ -1,0 +1,234 @@
+//! The engine's side of the audit trail: every audited entry point runs through
+//! [`Library::audited`], which hands the work a [`Call`] to fill in as it learns the key and
+//! mechanism, and queues one record when the call ends the operation (or fails). An init, an
+//! update or a length query defers its record to the call that ends the operation, so one
+//! operation is one record, as one KMS request is one event.
+
+use super::Library;
+use super::slot::{Token, Who};
+use crate::config::{AuditConfig, TokenConfig};
+use crate::error::{Error, Result};
+use crate::kms::audit::chain::Link;
+use crate::kms::audit::record::Origin;
+use crate::kms::audit::{AuditLog, Event, HeadStore, LogFiles, Settings};
+use crate::object::Object;
+use crate::store::sqlite::SqliteStore;
+use cryptoki_sys::CK_MECHANISM_TYPE;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
+
+/// What one audited call did, filled in by the engine as it learns it.
+pub struct Call {
+    pub function: &'static str,
+    pub event: &'static str,
+    pub mechanism: Option<CK_MECHANISM_TYPE>,
+    pub key_id: Option<Arc<str>>,
+    pub key_version_id: Option<Arc<str>>,
+    /// The operation goes on (an init, an update, a length query): its record comes later.
+    pub deferred: bool,
+    /// Not an audited call after all (reading only public attributes, say).
+    pub skip: bool,
+    started: Instant,
+    kms_mark: u64,
+}
+
+/// What an operation in progress carries to the call that ends it.
+#[derive(Clone)]
+pub struct OpTag {
+    event: &'static str,
+    mechanism: Option<CK_MECHANISM_TYPE>,
+    key_id: Option<Arc<str>>,
+    key_version_id: Option<Arc<str>>,
+    started: Instant,
+}
+
+impl Call {
+    fn new(function: &'static str, event: &'static str) -> Call {
+        Call {
+            function,
+            event,
+            mechanism: None,
+            key_id: None,
+            key_version_id: None,
+            deferred: false,
+            skip: false,
+            started: Instant::now(),
+            kms_mark: crate::kms::failure_mark(),
+        }
+    }
+
+    /// The key the call uses: its managed-key id and version, if it has them.
+    pub fn key(&mut self, obj: &Object) {
+        if let Some(m) = obj.managed() {
+            self.key_id = Some(m.key_id.clone());
+            self.key_version_id = m.version_id.clone();
+        }
+    }
+
+    /// The record this operation's last call writes.
+    pub fn tag(&self) -> OpTag {
+        OpTag {
+            event: self.event,
+            mechanism: self.mechanism,
+            key_id: self.key_id.clone(),
+            key_version_id: self.key_version_id.clone(),
+            started: self.started,
+        }
+    }
+
+    /// Continues the operation `tag` began: the record names its key and mechanism, and its
+    /// latency runs from the init.
+    pub fn resume(&mut self, tag: &Option<OpTag>) {
+        let Some(tag) = tag else { return };
+        self.event = tag.event;
+        self.mechanism = tag.mechanism;
+        self.key_id = tag.key_id.clone();
+        self.key_version_id = tag.key_version_id.clone();
+        self.started = tag.started;
+    }
+
+    fn event<T>(self, who: Who, outcome: &Result<T>) -> Event {
+        let (result, error_code) = match outcome {
+            Ok(_) => ("CKR_OK", None),
+            Err(e) => (e.name(), crate::kms::code_since(self.kms_mark)),
+        };
+        Event {
+            time: crate::kms::audit::writer::wall_time(self.started),
+            name: self.event,
+            function: self.function,
+            mechanism: self.mechanism,
+            key_id: self.key_id,
+            key_version_id: self.key_version_id,
+            principal: principal(who),
+            result,
+            error_code,
+            latency_us: self.started.elapsed().as_micros() as u64,
+        }
+    }
+}
+
+pub fn principal(who: Who) -> &'static str {
+    match who {
+        Who::So => "SO",
+        Who::User => "USER",
+        Who::Public => "PUBLIC",
+    }
+}
+
+impl Library {
+    /// Runs `f` as the audited call `function` on `token`; `event` names it until the work
+    /// knows better.
+    pub(crate) fn audited<T>(
+        &self,
+        token: &Token,
+        function: &'static str,
+        event: &'static str,
+        f: impl FnOnce(&mut Call) -> Result<T>,
+    ) -> Result<T> {
+        let Some(log) = token.audit_log().filter(|_| !IN_ACTION.get()) else {
+            return f(&mut Call::new(function, event));
+        };
+        log.admit().map_err(|_| unavailable())?;
+        let mut call = Call::new(function, event);
+        // The login the call ran under (a C_Logout's record is the user's).
+        let who = token.who();
+        let outcome = f(&mut call);
+        let continues = match &outcome {
+            Ok(_) => call.deferred,
+            Err(Error::BufferTooSmall(_)) => true,
+            Err(_) => false,
+        };
+        if continues || call.skip {
+            return outcome;
+        }
+        let who = if function == "C_Login" { token.who() } else { who };
+        log.record(call.event(who, &outcome)).map_err(|_| unavailable())?;
+        outcome
+    }
+}
+
+thread_local! {
+    /// A KMS action is running on this thread: its PKCS#11 steps are part of its one record.
+    static IN_ACTION: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` as the inside of one KMS action (see [`IN_ACTION`]).
+pub fn inside_action<T>(f: impl FnOnce() -> T) -> T {
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            IN_ACTION.set(false);
+        }
+    }
+    IN_ACTION.set(true);
+    let _leave = Leave;
+    f()
+}
+
+fn unavailable() -> Error {
+    log::error!("audit: the record of this call cannot be written; the call fails (on_failure = \"fail\")");
+    Error::DeviceError
+}
+
+/// The token's audit file: `[audit] dir`, else beside the token store, named after it.
+pub fn log_path(audit: &AuditConfig, token: &TokenConfig) -> PathBuf {
+    let store = token.store_path();
+    let dir = audit.dir.clone().or_else(|| store.parent().map(|p| p.to_path_buf())).unwrap_or_default();
+    let stem =
+        store.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| token.label.clone());
+    dir.join(format!("{stem}.audit.log"))
+}
+
+/// Starts the audit writer of a token whose store opened.
+pub fn start(audit: &AuditConfig, token: &TokenConfig) -> Result<Option<AuditLog>> {
+    if !audit.enabled {
+        return Ok(None);
+    }
+    let files = LogFiles { log: log_path(audit, token) };
+    let store = SqliteStore::open(&token.store_path())?;
+    let settings = Settings {
+        durability: audit.durability,
+        batch_records: audit.batch_records.max(2),
+        batch_ms: audit.batch_ms,
+        on_failure: audit.on_failure,
+        rotate_bytes: audit.rotate_bytes,
+        finalize_wait: Duration::from_millis(audit.finalize_wait_ms),
+    };
+    let origin = Origin {
+        token: token.label.clone(),
+        pid: std::process::id(),
+        // The owner of /proc/self is the process's effective user.
+        uid: std::fs::metadata("/proc/self")
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+            .unwrap_or(u32::MAX),
+    };
+    let sinks = sinks(audit);
+    AuditLog::start(settings, files.clone(), Box::new(store), sinks, origin).map(Some).map_err(|e| {
+        log::error!("token '{}': cannot start the audit trail at {}: {e}", token.label, files.log.display());
+        Error::DeviceError
+    })
+}
+
+/// The sinks besides the file that `[audit]` names.
+fn sinks(_audit: &AuditConfig) -> Vec<Box<dyn crate::kms::audit::sink::Sink>> {
+    Vec::new()
+}
+
+impl HeadStore for SqliteStore {
+    fn key(&mut self) -> io::Result<Zeroizing<Vec<u8>>> {
+        self.audit_key().map_err(io::Error::other)
+    }
+
+    fn head(&mut self) -> io::Result<(Link, u64)> {
+        let (seq, mac, len) = self.audit_head().map_err(io::Error::other)?;
+        let mac = mac.try_into().map_err(|_| io::Error::other("audit head: bad MAC length"))?;
+        Ok((Link { seq, mac }, len))
+    }
+
+    fn set_head(&mut self, link: Link, file_len: u64) -> io::Result<()> {
+        self.set_audit_head(link.seq, &link.mac, file_len).map_err(io::Error::other)
+    }
+}
