@@ -2,6 +2,7 @@
 //! versions and rotation, aliases, envelope encryption, quotas and rate limits. Plain Rust over
 //! the token and its store; the PKCS#11 side and `kmsctl` both reach it.
 
+pub mod audit;
 pub mod clock;
 pub mod envelope;
 pub mod managed;
