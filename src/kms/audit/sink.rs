@@ -6,11 +6,13 @@
 
 use std::fmt;
 use std::io::{self, ErrorKind};
-use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixDatagram;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::{UnixDatagram, UnixStream};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Where audit lines go besides the chained file.
 pub trait Sink: Send {
@@ -259,6 +261,168 @@ impl Sink for SyslogSink {
     }
 }
 
+/// A running hook: the child and our end of its standard input.
+struct Hook {
+    child: Child,
+    input: UnixStream,
+}
+
+/// Writes every audit line to the standard input of a command run by `/bin/sh -c`.
+///
+/// `Ok` means the lines entered the hook's input stream, not that the hook handled them: lines
+/// still buffered when a hook dies are lost to it (the chained file still has them).
+pub struct HookSink {
+    command: String,
+    timeout: Duration,
+    hook: Option<Hook>,
+    started_once: bool,
+}
+
+impl HookSink {
+    /// Starts nothing yet: the hook runs from the first [`Sink::deliver`], so a library that is
+    /// loaded but never audits spawns no process.
+    pub fn new(command: String, timeout: Duration) -> HookSink {
+        HookSink { command, timeout, hook: None, started_once: false }
+    }
+
+    fn start(&mut self) -> io::Result<&mut Hook> {
+        if self.started_once {
+            log::warn!("audit hook: starting it again");
+        }
+        self.started_once = true;
+        // A socket rather than a pipe: only `send` takes MSG_NOSIGNAL, and a write to a pipe
+        // whose reader died raises SIGPIPE in the host. Both ends are close-on-exec, so no other
+        // child of the host inherits them.
+        let (ours, theirs) = UnixStream::pair()?;
+        // A zero timeout would mean "block forever" to the kernel (and std refuses it).
+        ours.set_write_timeout(Some(self.timeout.max(Duration::from_millis(1))))?;
+        let child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&self.command)
+            .stdin(Stdio::from(OwnedFd::from(theirs)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own process group, so that ending the hook also ends what `sh -c` started
+            // (a pipeline, a shell that did not exec its last command).
+            .process_group(0)
+            .spawn()
+            .inspect_err(|e| log::warn!("audit hook: cannot start /bin/sh: {e}"))?;
+        // The Command, and with it our copy of the child's end, is gone by now: the child must
+        // hold the only one, or its death would never show as a failed write.
+        Ok(self.hook.insert(Hook { child, input: ours }))
+    }
+}
+
+/// How long a killed hook may take to die. SIGKILL acts at once except on a process stuck in
+/// the kernel (a dead NFS server) or one we may not signal (a setuid program it exec'd); waiting
+/// for those without end would hang the host in C_Finalize.
+const KILL_WAIT: Duration = Duration::from_secs(1);
+
+/// Waits up to `limit` for the child to end and reaps it; false if it still runs.
+fn reap_within(child: &mut Child, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return true,
+            Ok(None) => {}
+            // ECHILD: the host reaped it (a SIGCHLD handler waiting for any child, or SIGCHLD
+            // ignored); the pid may already be someone else's, so it must not be signalled.
+            Err(_) => return true,
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// Ends a hook: EOF on its input, up to `grace` to finish, then SIGKILL to its process group,
+/// and a wait so that no zombie is left.
+fn stop(mut hook: Hook, grace: Duration) {
+    let _ = hook.input.shutdown(std::net::Shutdown::Both);
+    drop(hook.input);
+    if reap_within(&mut hook.child, grace) {
+        return;
+    }
+    let pid = hook.child.id() as libc::pid_t;
+    // SAFETY: kill(2) takes no pointers. The child is not reaped yet (try_wait said it runs), so
+    // its pid, which is also the id of the group it leads, still names our child's group.
+    if unsafe { libc::kill(-pid, libc::SIGKILL) } != 0 {
+        let _ = hook.child.kill();
+    }
+    if !reap_within(&mut hook.child, KILL_WAIT) {
+        log::error!("audit hook (pid {pid}) survived SIGKILL for {KILL_WAIT:?}; left unreaped");
+    }
+}
+
+impl Sink for HookSink {
+    fn name(&self) -> &'static str {
+        "hook"
+    }
+
+    fn deliver(&mut self, lines: &[u8]) -> io::Result<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let hook = match self.hook.take() {
+            None => self.start()?,
+            Some(mut hook) => {
+                let gone = match hook.child.try_wait() {
+                    Ok(None) => None,
+                    Ok(Some(status)) => Some(format!("exited ({status})")),
+                    Err(e) => Some(format!("cannot be waited for ({e})")),
+                };
+                if let Some(why) = gone {
+                    let pid = hook.child.id();
+                    stop(hook, Duration::ZERO);
+                    log::warn!("audit hook (pid {pid}) {why}; it will be started again");
+                    return Err(io::Error::new(ErrorKind::BrokenPipe, format!("audit hook {why}")));
+                }
+                self.hook.insert(hook)
+            }
+        };
+        let mut rest = lines;
+        while !rest.is_empty() {
+            match send_nosignal(&hook.input, rest) {
+                Ok(n) => rest = &rest[n..],
+                Err(e) => {
+                    // A partial line is in the stream now; only a new process gives the batch a
+                    // clean start, and a hook that stopped reading is stuck anyway.
+                    let pid = hook.child.id();
+                    if let Some(hook) = self.hook.take() {
+                        stop(hook, Duration::ZERO);
+                    }
+                    log::warn!(
+                        "audit hook (pid {pid}) did not take {} of {} bytes ({e}); ended, it will be started again",
+                        rest.len(),
+                        lines.len()
+                    );
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn close(&mut self, grace: Duration) {
+        if let Some(hook) = self.hook.take() {
+            stop(hook, grace);
+        }
+    }
+}
+
+impl Drop for HookSink {
+    /// Without a `close`, the hook gets no grace: a drop is an abort, and it must not wait.
+    fn drop(&mut self) {
+        if let Some(hook) = self.hook.take() {
+            stop(hook, Duration::ZERO);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,5 +565,231 @@ mod tests {
         assert_eq!(c.facility, Facility::Local3);
         let e = toml::from_str::<Config>("facility = \"local9\"").err().unwrap();
         assert!(e.to_string().contains("unknown syslog facility \"local9\""), "{e}");
+    }
+
+    fn quoted(path: &Path) -> String {
+        let s = path.to_str().unwrap();
+        assert!(!s.contains('\''));
+        format!("'{s}'")
+    }
+
+    fn hook_pid(sink: &HookSink) -> u32 {
+        sink.hook.as_ref().unwrap().child.id()
+    }
+
+    fn wait_for_hook_exit(sink: &mut HookSink) {
+        let child = &mut sink.hook.as_mut().unwrap().child;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "hook did not exit");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Our child `pid` has been waited for: neither running nor a zombie.
+    fn reaped(pid: u32) -> bool {
+        // SAFETY: waitpid with a null status pointer writes nothing; WNOHANG never blocks.
+        let rc = unsafe { libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), libc::WNOHANG) };
+        rc == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
+    }
+
+    /// Runs `f` and tells whether it raised SIGPIPE on this thread. The test harness ignores
+    /// SIGPIPE, which would hide one; blocked, a SIGPIPE stays pending instead, where it shows.
+    fn raises_sigpipe(f: impl FnOnce()) -> bool {
+        // SAFETY: sigset_t is plain data for which all zeroes is a valid value to initialise.
+        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+        let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+        let mut pending: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: every pointer is to a live local sigset_t; the mask changed is this test
+        // thread's own and is restored before returning.
+        unsafe {
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGPIPE);
+            assert_eq!(libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old), 0);
+        }
+        f();
+        // SAFETY: as above; the zero timeout makes sigtimedwait consume a pending SIGPIPE
+        // without waiting, so none is delivered when the mask is restored.
+        unsafe {
+            libc::sigpending(&mut pending);
+            let raised = libc::sigismember(&pending, libc::SIGPIPE) == 1;
+            let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            while libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) == libc::SIGPIPE {}
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+            raised
+        }
+    }
+
+    #[test]
+    fn the_sigpipe_probe_sees_a_sigpipe() {
+        let (a, b) = UnixStream::pair().unwrap();
+        drop(b);
+        assert!(raises_sigpipe(|| {
+            // SAFETY: writes one byte from a live static buffer to an open descriptor.
+            let n = unsafe { libc::write(a.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+            assert_eq!(n, -1);
+        }));
+    }
+
+    #[test]
+    fn hook_receives_exactly_the_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let mut sink = HookSink::new(format!("cat >> {}", quoted(&out)), Duration::from_secs(5));
+        assert!(sink.hook.is_none(), "started lazily");
+        sink.deliver(format!("{OK_LINE}\n{FAILED_LINE}\n").as_bytes()).unwrap();
+        let big: String = (0..20_000).map(|i| format!("{{\"seq\":{i}}}\n")).collect();
+        sink.deliver(big.as_bytes()).unwrap();
+        let pid = hook_pid(&sink);
+        sink.close(Duration::from_secs(5));
+        assert!(reaped(pid));
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), format!("{OK_LINE}\n{FAILED_LINE}\n{big}"));
+    }
+
+    /// This process's descriptors from 3 up that any child inherits: the host's choice, not
+    /// ours (the test harness may hold some, such as a jobserver pipe).
+    fn inheritable_fds() -> Vec<String> {
+        let mut fds = Vec::new();
+        for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
+            let fd = entry.unwrap().file_name().into_string().unwrap();
+            if fd.parse::<u32>().unwrap() < 3 {
+                continue;
+            }
+            // Gone already: the directory listing's own descriptor, or another test's.
+            let Ok(info) = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")) else { continue };
+            let flags = info.lines().find_map(|l| l.strip_prefix("flags:")).unwrap().trim();
+            if u32::from_str_radix(flags, 8).unwrap() & libc::O_CLOEXEC as u32 == 0 {
+                fds.push(fd);
+            }
+        }
+        fds
+    }
+
+    /// The hook's descriptors and what they point to, in order.
+    fn open_fds(pid: u32) -> Vec<(u32, String)> {
+        let mut open: Vec<(u32, String)> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .filter_map(|e| {
+                let e = e.unwrap();
+                // Closed since the listing.
+                let target = std::fs::read_link(e.path()).ok()?;
+                Some((e.file_name().into_string().unwrap().parse().unwrap(), target.display().to_string()))
+            })
+            .collect();
+        open.sort();
+        open
+    }
+
+    #[test]
+    fn hook_inherits_nothing_of_ours_but_its_input() {
+        // `exec` so that the process looked at is the hook itself, without the shell's own.
+        let mut sink = HookSink::new("exec sleep 30".into(), Duration::from_secs(5));
+        sink.deliver(b"{}\n").unwrap();
+        let pid = hook_pid(&sink);
+        // Descriptors come and go while the shell execs and `sleep` starts (locale files); one
+        // leaked to the hook stays, so the check is retried until it passes or time runs out.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let open = open_fds(pid);
+            let host = inheritable_fds();
+            let ours = |(fd, target): &(u32, String)| {
+                target.starts_with("socket:") || !host.contains(&fd.to_string())
+            };
+            let expected = open.len() >= 3
+                && open[0].0 == 0
+                && open[0].1.starts_with("socket:")
+                && open[1] == (1, "/dev/null".into())
+                && open[2] == (2, "/dev/null".into())
+                && !open[3..].iter().any(ours);
+            if expected {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the hook holds {open:?}; the host lets children inherit {host:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        sink.close(Duration::ZERO);
+    }
+
+    #[test]
+    fn a_hook_that_exits_fails_delivery_without_sigpipe() {
+        let mut sink = HookSink::new("true".into(), Duration::from_secs(5));
+        // More than the socket buffer holds, so the write outlives the hook whatever the timing.
+        let lines = format!("{OK_LINE}\n").repeat((4 << 20) / OK_LINE.len());
+        for _ in 0..2 {
+            let mut result = Ok(());
+            assert!(!raises_sigpipe(|| result = sink.deliver(lines.as_bytes())));
+            let err = result.unwrap_err();
+            assert!(matches!(err.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset), "{err}");
+            assert!(sink.hook.is_none(), "the dead hook was reaped");
+        }
+    }
+
+    #[test]
+    fn a_dead_hook_is_reported_then_restarted_and_gets_the_batch_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (out, mark) = (quoted(&dir.path().join("out")), quoted(&dir.path().join("mark")));
+        // The first run takes one line and exits; every later run is a plain `cat`.
+        let command = format!(
+            "if [ -e {mark} ]; then exec cat >> {out}; fi; touch {mark}; read -r x; printf '%s\\n' \"$x\" >> {out}"
+        );
+        let mut sink = HookSink::new(command, Duration::from_secs(5));
+        sink.deliver(b"one\n").unwrap();
+        let first = hook_pid(&sink);
+        wait_for_hook_exit(&mut sink);
+
+        let err = sink.deliver(b"two\n").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BrokenPipe, "{err}");
+        assert!(sink.hook.is_none());
+        sink.deliver(b"two\n").unwrap();
+        assert_ne!(hook_pid(&sink), first);
+        sink.deliver(b"three\n").unwrap();
+        sink.close(Duration::from_secs(5));
+        assert_eq!(std::fs::read_to_string(dir.path().join("out")).unwrap(), "one\ntwo\nthree\n");
+    }
+
+    #[test]
+    fn a_hook_that_stops_reading_times_out() {
+        let mut sink = HookSink::new("sleep 30".into(), Duration::from_millis(200));
+        let lines = format!("{OK_LINE}\n").repeat((8 << 20) / OK_LINE.len());
+        let started = Instant::now();
+        sink.deliver(b"{}\n").unwrap();
+        let pid = hook_pid(&sink);
+        let err = sink.deliver(lines.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(reaped(pid), "the stuck hook was ended");
+    }
+
+    #[test]
+    fn close_ends_a_hook_that_does_not_exit_within_grace() {
+        let mut sink = HookSink::new("sleep 30".into(), Duration::from_secs(5));
+        sink.deliver(b"{}\n").unwrap();
+        let pid = hook_pid(&sink);
+        let started = Instant::now();
+        sink.close(Duration::from_millis(300));
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(300) && took < Duration::from_millis(1300), "{took:?}");
+        assert!(reaped(pid));
+        assert!(!Path::new("/proc").join(pid.to_string()).exists());
+    }
+
+    #[test]
+    fn close_waits_for_a_hook_that_finishes_and_drop_reaps() {
+        let mut sink = HookSink::new("cat > /dev/null".into(), Duration::from_secs(5));
+        sink.deliver(b"{}\n").unwrap();
+        let pid = hook_pid(&sink);
+        let started = Instant::now();
+        sink.close(Duration::from_secs(10));
+        assert!(started.elapsed() < Duration::from_secs(2), "EOF ended it, no kill needed");
+        assert!(reaped(pid));
+
+        let mut sink = HookSink::new("sleep 30".into(), Duration::from_secs(5));
+        sink.deliver(b"{}\n").unwrap();
+        let pid = hook_pid(&sink);
+        drop(sink);
+        assert!(reaped(pid));
     }
 }
