@@ -45,6 +45,15 @@ pub struct AuditConfig {
     pub rotate_bytes: u64,
     /// How long `C_Finalize` keeps trying to deliver records a failing sink refuses.
     pub finalize_wait_ms: u64,
+    /// Also send every record to syslog.
+    pub syslog: bool,
+    pub syslog_socket: PathBuf,
+    pub syslog_facility: crate::kms::audit::sink::Facility,
+    pub syslog_tag: String,
+    /// A command (run with `/bin/sh -c`) that reads every record on its standard input.
+    pub hook: Option<String>,
+    /// A hook that takes nothing for this long counts as failing.
+    pub hook_timeout_ms: u64,
 }
 
 impl Default for AuditConfig {
@@ -58,6 +67,12 @@ impl Default for AuditConfig {
             on_failure: crate::kms::audit::OnFailure::Block,
             rotate_bytes: 64 << 20,
             finalize_wait_ms: 10_000,
+            syslog: false,
+            syslog_socket: PathBuf::from("/dev/log"),
+            syslog_facility: crate::kms::audit::sink::Facility::Auth,
+            syslog_tag: "kms-pkcs11".into(),
+            hook: None,
+            hook_timeout_ms: 5_000,
         }
     }
 }

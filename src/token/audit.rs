@@ -10,6 +10,7 @@ use crate::config::{AuditConfig, TokenConfig};
 use crate::error::{Error, Result};
 use crate::kms::audit::chain::Link;
 use crate::kms::audit::record::Origin;
+use crate::kms::audit::sink::{HookSink, Sink, SyslogSink};
 use crate::kms::audit::{AuditLog, Event, HeadStore, LogFiles, Settings};
 use crate::object::Object;
 use crate::store::sqlite::SqliteStore;
@@ -213,8 +214,19 @@ pub fn start(audit: &AuditConfig, token: &TokenConfig) -> Result<Option<AuditLog
 }
 
 /// The sinks besides the file that `[audit]` names.
-fn sinks(_audit: &AuditConfig) -> Vec<Box<dyn crate::kms::audit::sink::Sink>> {
-    Vec::new()
+fn sinks(audit: &AuditConfig) -> Vec<Box<dyn Sink>> {
+    let mut out: Vec<Box<dyn Sink>> = Vec::new();
+    if audit.syslog {
+        out.push(Box::new(SyslogSink::new(
+            audit.syslog_socket.clone(),
+            audit.syslog_facility,
+            audit.syslog_tag.clone(),
+        )));
+    }
+    if let Some(command) = &audit.hook {
+        out.push(Box::new(HookSink::new(command.clone(), Duration::from_millis(audit.hook_timeout_ms))));
+    }
+    out
 }
 
 impl HeadStore for SqliteStore {
