@@ -7,10 +7,12 @@ use clap::{Args, Parser, Subcommand};
 use cryptoki_sys::{CK_SESSION_HANDLE, CKF_RW_SESSION, CKF_SERIAL_SESSION, CKU_USER};
 use kms_pkcs11::config::Config;
 use kms_pkcs11::error::Error;
+use kms_pkcs11::kms::audit::Filter;
 use kms_pkcs11::kms::names::{self, Tags};
 use kms_pkcs11::kms::{self as kms, KeySpec, KeyUsage};
 use kms_pkcs11::token::Library;
 use kms_pkcs11::token::admin::{self, NewKey};
+use kms_pkcs11::token::audit::Trail;
 use serde::Serialize;
 use std::process::ExitCode;
 use zeroize::Zeroizing;
@@ -181,6 +183,36 @@ enum Action {
     },
     /// Usage of the token's quotas and this process's request rates.
     DescribeQuotas,
+    /// The token's audit trail (needs no PIN).
+    #[command(subcommand)]
+    Audit(AuditAction),
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// The records that match every filter given, oldest first.
+    List {
+        /// From this time (RFC 3339, e.g. 2026-11-29T10:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Up to this time.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        key_id: Option<String>,
+        /// A KMS action (Encrypt, CreateKey, Login, …).
+        #[arg(long)]
+        event_name: Option<String>,
+        /// ok, failed, or a CKR_* name.
+        #[arg(long)]
+        result: Option<String>,
+        /// SO, USER or PUBLIC.
+        #[arg(long)]
+        principal: Option<String>,
+    },
+    /// Checks the chain: exits non-zero at the first changed, removed, reordered or inserted
+    /// record, or a cut tail.
+    Verify,
 }
 
 /// A failure as kmsctl reports it.
@@ -244,19 +276,100 @@ fn pin(cli: &Cli) -> Result<Zeroizing<String>, Failure> {
         .ok_or_else(|| usage_error("a user PIN is needed: --pin-file, KMSCTL_PIN or --pin"))
 }
 
+fn chosen_token(cli: &Cli, config: &Config) -> Result<usize, Failure> {
+    match &cli.token {
+        None => Ok(0),
+        Some(label) => config
+            .token
+            .iter()
+            .position(|t| &t.label == label)
+            .ok_or_else(|| usage_error(format!("no token labelled {label:?} in the configuration"))),
+    }
+}
+
+fn time(text: &Option<String>) -> Result<Option<std::time::SystemTime>, Failure> {
+    text.as_deref()
+        .map(|t| humantime::parse_rfc3339_weak(t).map_err(|e| usage_error(format!("time {t:?}: {e}"))))
+        .transpose()
+}
+
+fn audit(cli: &Cli, action: &AuditAction) -> Result<(), Failure> {
+    let config = Config::load().map_err(|e| usage_error(format!("configuration: {e}")))?;
+    kms_pkcs11::logging::configure(&config);
+    let token = &config.token[chosen_token(cli, &config)?];
+    let trail = Trail::open(&config.audit, token)?;
+    let io =
+        |e: std::io::Error| Failure { code: "InternalFailure".into(), message: format!("audit trail: {e}") };
+    match action {
+        AuditAction::List { since, until, key_id, event_name, result, principal } => {
+            let filter = Filter {
+                since: time(since)?,
+                until: time(until)?,
+                key_id: key_id.clone(),
+                event_name: event_name.clone(),
+                result: result.clone(),
+                principal: principal.clone(),
+            };
+            let records = trail.list(&filter).map_err(io)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&records).unwrap_or_default());
+            } else {
+                let f = |r: &serde_json::Value, k: &str| r[k].as_str().unwrap_or("").to_string();
+                println!("{:<27} {:<24} {:<22} {:<36} {}", "TIME", "EVENT", "FUNCTION", "KEY ID", "RESULT");
+                for r in &records {
+                    let mut result = f(r, "result");
+                    if !f(r, "errorCode").is_empty() {
+                        result = format!("{result} ({})", f(r, "errorCode"));
+                    }
+                    println!(
+                        "{:<27} {:<24} {:<22} {:<36} {}",
+                        f(r, "eventTime"),
+                        f(r, "eventName"),
+                        f(r, "pkcs11Function"),
+                        f(r, "keyId"),
+                        result
+                    );
+                }
+            }
+            Ok(())
+        }
+        AuditAction::Verify => {
+            let v = trail.verify().map_err(io)?;
+            if cli.json {
+                let problem = v.problem.as_ref().map(|p| {
+                    serde_json::json!({"File": p.file.display().to_string(), "Line": p.line, "Problem": p.what})
+                });
+                let out = serde_json::json!({"Valid": v.problem.is_none(), "Files": v.files, "Records": v.records, "FirstBadRecord": problem});
+                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            }
+            match v.problem {
+                None => {
+                    if !cli.json {
+                        println!("audit trail intact: {} records in {} files", v.records, v.files);
+                    }
+                    Ok(())
+                }
+                Some(p) => Err(Failure {
+                    code: "AuditTrailInvalid".into(),
+                    message: format!(
+                        "{}:{}: {} ({} records verified before it)",
+                        p.file.display(),
+                        p.line,
+                        p.what,
+                        v.records
+                    ),
+                }),
+            }
+        }
+    }
+}
+
 /// The library, a read-write session on the chosen token, logged in as the user.
 fn open(cli: &Cli) -> Result<(Library, CK_SESSION_HANDLE), Failure> {
     let config = Config::load().map_err(|e| usage_error(format!("configuration: {e}")))?;
     kms_pkcs11::logging::configure(&config);
+    let slot = chosen_token(cli, &config)?;
     let library = Library::new(config)?;
-    let slot = match &cli.token {
-        None => 0,
-        Some(label) => library
-            .slots()
-            .iter()
-            .position(|t| &t.config.label == label)
-            .ok_or_else(|| usage_error(format!("no token labelled {label:?} in the configuration")))?,
-    };
     let h = library.open_session(slot as _, CKF_SERIAL_SESSION | CKF_RW_SESSION)?;
     library.login(h, CKU_USER, pin(cli)?.as_bytes())?;
     Ok((library, h))
@@ -283,6 +396,9 @@ fn context(c: &ContextArg) -> Result<Option<Vec<u8>>, Failure> {
 }
 
 fn run(cli: &Cli) -> Result<(), Failure> {
+    if let Action::Audit(a) = &cli.action {
+        return audit(cli, a);
+    }
     let (lib, h) = open(cli)?;
     let out = Output { json: cli.json };
     match &cli.action {
@@ -370,6 +486,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             out.key(&lib.untag_resource(h, &key.key, &keys)?)
         }
         Action::DescribeQuotas => out.quotas(&lib.describe_quotas(h)?),
+        Action::Audit(a) => return audit(cli, a),
     }
 }
 

@@ -32,6 +32,9 @@ pub struct Call {
     pub deferred: bool,
     /// Not an audited call after all (reading only public attributes, say).
     pub skip: bool,
+    /// The `CKR_*` the caller will see when it is not the engine's result (a sensitive
+    /// attribute in an otherwise answered C_GetAttributeValue).
+    pub reported: Option<&'static str>,
     started: Instant,
     kms_mark: u64,
 }
@@ -56,6 +59,7 @@ impl Call {
             key_version_id: None,
             deferred: false,
             skip: false,
+            reported: None,
             started: Instant::now(),
             kms_mark: crate::kms::failure_mark(),
         }
@@ -93,7 +97,7 @@ impl Call {
 
     fn event<T>(self, who: Who, outcome: &Result<T>) -> Event {
         let (result, error_code) = match outcome {
-            Ok(_) => ("CKR_OK", None),
+            Ok(_) => (self.reported.unwrap_or("CKR_OK"), None),
             Err(e) => (e.name(), crate::kms::code_since(self.kms_mark)),
         };
         Event {
@@ -211,6 +215,32 @@ pub fn start(audit: &AuditConfig, token: &TokenConfig) -> Result<Option<AuditLog
         log::error!("token '{}': cannot start the audit trail at {}: {e}", token.label, files.log.display());
         Error::DeviceError
     })
+}
+
+/// A token's audit trail as `kmsctl audit` reads it: the files, and the key and chain head
+/// from the token store (no login needed: neither is a secret of the keys).
+pub struct Trail {
+    pub files: LogFiles,
+    key: Zeroizing<Vec<u8>>,
+    head: Link,
+}
+
+impl Trail {
+    pub fn open(audit: &AuditConfig, token: &TokenConfig) -> Result<Trail> {
+        let mut store = SqliteStore::open(&token.store_path())?;
+        // The head first: records written while the files are read only extend the chain.
+        let (head, _) = store.head().map_err(|_| Error::DeviceError)?;
+        let key = HeadStore::key(&mut store).map_err(|_| Error::DeviceError)?;
+        Ok(Trail { files: LogFiles { log: log_path(audit, token) }, key, head })
+    }
+
+    pub fn verify(&self) -> io::Result<crate::kms::audit::Verdict> {
+        crate::kms::audit::verify(&self.files, &self.key, self.head)
+    }
+
+    pub fn list(&self, filter: &crate::kms::audit::Filter) -> io::Result<Vec<serde_json::Value>> {
+        crate::kms::audit::list(&self.files, filter)
+    }
 }
 
 /// The sinks besides the file that `[audit]` names.

@@ -253,6 +253,9 @@ impl Library {
                 None => out.push(AttrValue::Invalid),
             }
         }
+        if out.iter().any(|v| matches!(v, AttrValue::Sensitive)) {
+            call.reported = Some("CKR_ATTRIBUTE_SENSITIVE");
+        }
         Ok(out)
     }
 
