@@ -89,9 +89,10 @@ pub unsafe extern "C" fn C_GetAttributeValue(
             return Err(Error::ArgumentsBad);
         }
         // SAFETY: the caller's array, checked for null and size inside.
-        let types: Vec<CK_ATTRIBUTE_TYPE> =
-            unsafe { attributes(tpl, count)? }.iter().map(|a| a.type_).collect();
-        let values = lib.get_attributes(session, object, &types)?;
+        let asked = unsafe { attributes(tpl, count)? };
+        let types: Vec<CK_ATTRIBUTE_TYPE> = asked.iter().map(|a| a.type_).collect();
+        let lengths_only = asked.iter().all(|a| a.pValue.is_null());
+        let values = lib.get_attributes(session, object, &types, lengths_only)?;
         let (mut sensitive, mut invalid, mut short) = (false, false, false);
         for (i, value) in values.into_iter().enumerate() {
             // SAFETY: `i` < `count`, within the caller's array.

@@ -197,12 +197,14 @@ impl Library {
         handle: CK_SESSION_HANDLE,
         object: CK_OBJECT_HANDLE,
         types: &[CK_ATTRIBUTE_TYPE],
+        lengths_only: bool,
     ) -> Result<Vec<AttrValue>> {
         let session = self.session(handle)?;
         self.audited(&session.token, "C_GetAttributeValue", "GetKeyMaterial", |call| {
-            // Only reading secret material (or trying to) is a key use worth a record.
+            // Only reading secret material (or trying to) is a key use worth a record; asking
+            // for lengths reveals nothing, and the read that follows is the one recorded.
             call.skip = true;
-            self.get_attributes_in(&session, call, object, types)
+            self.get_attributes_in(&session, call, object, types, lengths_only)
         })
     }
 
@@ -212,13 +214,18 @@ impl Library {
         call: &mut Call,
         object: CK_OBJECT_HANDLE,
         types: &[CK_ATTRIBUTE_TYPE],
+        lengths_only: bool,
     ) -> Result<Vec<AttrValue>> {
         session.token.sync()?;
         let obj = self.visible_object(session, object)?;
-        if types.iter().any(|t| {
-            rules::sealed_at_rest(obj.class, obj.private, *t)
-                && rules::rule(obj.class, obj.key_type, *t).is_some()
-        }) {
+        let secret = |t: &&CK_ATTRIBUTE_TYPE| {
+            rules::sealed_at_rest(obj.class, obj.private, **t)
+                && rules::rule(obj.class, obj.key_type, **t).is_some()
+        };
+        let mut secrets = types.iter().filter(secret).peekable();
+        let asks_secrets = secrets.peek().is_some();
+        let refused = secrets.any(|t| !may_reveal(&obj, *t));
+        if asks_secrets && (!lengths_only || refused) {
             call.skip = false;
             call.key(&obj);
         }

@@ -74,6 +74,9 @@ struct Shared {
 pub struct AuditLog {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The writer until its thread starts.
+    idle: Mutex<Option<Writer>>,
+    started: AtomicBool,
     /// Made in this process: a forked child must not join the parent's thread.
     pid: u32,
 }
@@ -153,10 +156,36 @@ impl AuditLog {
             wake_callers: Condvar::new(),
             failing: AtomicBool::new(false),
         });
-        let mut writer = Writer { shared: shared.clone(), files, store, key, sinks, origin };
-        let thread =
-            std::thread::Builder::new().name("kms-pkcs11-audit".into()).spawn(move || writer.run())?;
-        Ok(AuditLog { shared, thread: Mutex::new(Some(thread)), pid: std::process::id() })
+        let writer = Writer { shared: shared.clone(), files, store, key, sinks, origin };
+        Ok(AuditLog {
+            shared,
+            thread: Mutex::new(None),
+            idle: Mutex::new(Some(writer)),
+            started: AtomicBool::new(false),
+            pid: std::process::id(),
+        })
+    }
+
+    /// The writer thread starts with the first record: a process with many tokens that uses
+    /// one of them runs one thread, not one per token.
+    fn ensure_started(&self) -> Result<(), Unavailable> {
+        if self.started.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut idle = lock(&self.idle);
+        if let Some(mut writer) = idle.take() {
+            let spawned =
+                std::thread::Builder::new().name("kms-pkcs11-audit".into()).spawn(move || writer.run());
+            match spawned {
+                Ok(t) => *lock(&self.thread) = Some(t),
+                Err(e) => {
+                    log::error!("audit: cannot start the writer thread: {e}");
+                    return Err(Unavailable);
+                }
+            }
+            self.started.store(true, Ordering::Release);
+        }
+        Ok(())
     }
 
     /// Whether a call may start: with `on_failure = "fail"`, not while records cannot be
@@ -171,6 +200,7 @@ impl AuditLog {
     /// Queues the record of one call; waits for room (or, per record, for durability) as the
     /// settings say.
     pub fn record(&self, event: Event) -> Result<(), Unavailable> {
+        self.ensure_started()?;
         let s = &*self.shared;
         let fail_fast = s.settings.on_failure == OnFailure::Fail;
         let mut st = lock(&s.state);
