@@ -315,7 +315,7 @@ fn audit(cli: &Cli, action: &AuditAction) -> Result<(), Failure> {
                 println!("{}", serde_json::to_string_pretty(&records).unwrap_or_default());
             } else {
                 let f = |r: &serde_json::Value, k: &str| r[k].as_str().unwrap_or("").to_string();
-                println!("{:<27} {:<24} {:<22} {:<36} {}", "TIME", "EVENT", "FUNCTION", "KEY ID", "RESULT");
+                println!("{:<27} {:<24} {:<22} {:<36} RESULT", "TIME", "EVENT", "FUNCTION", "KEY ID");
                 for r in &records {
                     let mut result = f(r, "result");
                     if !f(r, "errorCode").is_empty() {
@@ -486,7 +486,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             out.key(&lib.untag_resource(h, &key.key, &keys)?)
         }
         Action::DescribeQuotas => out.quotas(&lib.describe_quotas(h)?),
-        Action::Audit(a) => return audit(cli, a),
+        Action::Audit(a) => audit(cli, a),
     }
 }
 
