@@ -101,9 +101,41 @@ fn hot_paths(c: &mut Criterion) {
     });
 }
 
+/// The audit writer's cost per record, off the call path: the JSON body and its link in the
+/// HMAC chain. It bounds how many audited calls a second one token sustains.
+fn audit_record(c: &mut Criterion) {
+    use kms_pkcs11::kms::audit::chain::{ChainKey, Link};
+    use kms_pkcs11::kms::audit::record::{Event, Origin};
+    let key = ChainKey::new(&zeroize::Zeroizing::new(vec![9; 32]));
+    let origin = Origin::new("kms", 4242, 1000);
+    let event = Event {
+        time: std::time::SystemTime::now(),
+        name: "Encrypt",
+        function: "C_Encrypt",
+        mechanism: Some(cryptoki_sys::CKM_AES_GCM),
+        key_id: Some("2383710f-6de3-4da2-bd9d-164afbbca523".into()),
+        key_version_id: Some("088c651e-198c-4b91-bae3-e39d41502bf7".into()),
+        principal: "USER",
+        result: "CKR_OK",
+        error_code: None,
+        latency_us: 1,
+    };
+    let mut out = Vec::with_capacity(1024);
+    let mut link = Link::START;
+    c.bench_function("audit_record_seal", |b| {
+        b.iter(|| {
+            out.clear();
+            link = key.seal_with(link, &mut out, |o| {
+                event.write_body("c1b62083-465d-43a4-9c09-35746a59ba88", &origin, o)
+            });
+            black_box(&out);
+        })
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
-    targets = hot_paths
+    targets = hot_paths, audit_record
 }
 criterion_main!(benches);

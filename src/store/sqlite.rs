@@ -477,7 +477,7 @@ fn migrate(conn: &Connection, display: &str) -> StoreResult<()> {
                     crate::engine::rand::array().map_err(|_| StoreError::Corrupt("no randomness".into()))?;
                 conn.execute(
                     "INSERT INTO audit (id, key, seq, mac, file_len) VALUES (1, ?1, 0, ?2, 0)",
-                    params![key.as_slice(), [0u8; 32].as_slice()],
+                    params![key.as_slice(), [0u8; crate::kms::audit::chain::MAC_LEN].as_slice()],
                 )?;
             }
             version += 1;

@@ -35,7 +35,8 @@ pub struct Call {
     /// The `CKR_*` the caller will see when it is not the engine's result (a sensitive
     /// attribute in an otherwise answered C_GetAttributeValue).
     pub reported: Option<&'static str>,
-    started: Instant,
+    /// When the operation began: this call's start, or (for a step) the init's.
+    started: Option<Instant>,
     kms_mark: u64,
 }
 
@@ -50,7 +51,7 @@ pub struct OpTag {
 }
 
 impl Call {
-    fn new(function: &'static str, event: &'static str) -> Call {
+    fn new(function: &'static str, event: &'static str, started: Option<Instant>) -> Call {
         Call {
             function,
             event,
@@ -60,7 +61,7 @@ impl Call {
             deferred: false,
             skip: false,
             reported: None,
-            started: Instant::now(),
+            started,
             kms_mark: crate::kms::failure_mark(),
         }
     }
@@ -80,7 +81,7 @@ impl Call {
             mechanism: self.mechanism,
             key_id: self.key_id.clone(),
             key_version_id: self.key_version_id.clone(),
-            started: self.started,
+            started: self.started.unwrap_or_else(Instant::now),
         }
     }
 
@@ -92,16 +93,17 @@ impl Call {
         self.mechanism = tag.mechanism;
         self.key_id = tag.key_id.clone();
         self.key_version_id = tag.key_version_id.clone();
-        self.started = tag.started;
+        self.started = Some(tag.started);
     }
 
     fn event<T>(self, who: Who, outcome: &Result<T>) -> Event {
+        let started = self.started.unwrap_or_else(Instant::now);
         let (result, error_code) = match outcome {
             Ok(_) => (self.reported.unwrap_or("CKR_OK"), None),
             Err(e) => (e.name(), crate::kms::code_since(self.kms_mark)),
         };
         Event {
-            time: crate::kms::audit::writer::wall_time(self.started),
+            time: crate::kms::audit::writer::wall_time(started),
             name: self.event,
             function: self.function,
             mechanism: self.mechanism,
@@ -110,7 +112,7 @@ impl Call {
             principal: principal(who),
             result,
             error_code,
-            latency_us: self.started.elapsed().as_micros() as u64,
+            latency_us: started.elapsed().as_micros() as u64,
         }
     }
 }
@@ -133,13 +135,37 @@ impl Library {
         event: &'static str,
         f: impl FnOnce(&mut Call) -> Result<T>,
     ) -> Result<T> {
+        self.audited_from(token, function, event, true, f)
+    }
+
+    /// [`Library::audited`] for a step of an operation: its latency runs from the init, so it
+    /// reads no clock of its own on the way in.
+    pub(crate) fn audited_step<T>(
+        &self,
+        token: &Token,
+        function: &'static str,
+        event: &'static str,
+        f: impl FnOnce(&mut Call) -> Result<T>,
+    ) -> Result<T> {
+        self.audited_from(token, function, event, false, f)
+    }
+
+    fn audited_from<T>(
+        &self,
+        token: &Token,
+        function: &'static str,
+        event: &'static str,
+        timed: bool,
+        f: impl FnOnce(&mut Call) -> Result<T>,
+    ) -> Result<T> {
         let Some(log) = token.audit_log().filter(|_| !IN_ACTION.get()) else {
-            return f(&mut Call::new(function, event));
+            return f(&mut Call::new(function, event, None));
         };
         log.admit().map_err(|_| unavailable())?;
-        let mut call = Call::new(function, event);
-        // The login the call ran under (a C_Logout's record is the user's).
-        let who = token.who();
+        let mut call = Call::new(function, event, timed.then(Instant::now));
+        // The login the call ran under: a C_Logout's record is the user's, a C_Login's the
+        // role it logged in.
+        let before = (function == "C_Logout").then(|| token.who());
         let outcome = f(&mut call);
         let continues = match &outcome {
             Ok(_) => call.deferred,
@@ -149,7 +175,7 @@ impl Library {
         if continues || call.skip {
             return outcome;
         }
-        let who = if function == "C_Login" { token.who() } else { who };
+        let who = before.unwrap_or_else(|| token.who());
         log.record(call.event(who, &outcome)).map_err(|_| unavailable())?;
         outcome
     }
@@ -202,14 +228,10 @@ pub fn start(audit: &AuditConfig, token: &TokenConfig) -> Result<Option<AuditLog
         rotate_bytes: audit.rotate_bytes,
         finalize_wait: Duration::from_millis(audit.finalize_wait_ms),
     };
-    let origin = Origin {
-        token: token.label.clone(),
-        pid: std::process::id(),
-        // The owner of /proc/self is the process's effective user.
-        uid: std::fs::metadata("/proc/self")
-            .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
-            .unwrap_or(u32::MAX),
-    };
+    // The owner of /proc/self is the process's effective user.
+    let uid =
+        std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap_or(u32::MAX);
+    let origin = Origin::new(&token.label, std::process::id(), uid);
     let sinks = sinks(audit);
     AuditLog::start(settings, files.clone(), Box::new(store), sinks, origin).map(Some).map_err(|e| {
         log::error!("token '{}': cannot start the audit trail at {}: {e}", token.label, files.log.display());

@@ -218,7 +218,7 @@ impl Library {
         out: Out<'_>,
     ) -> Result<usize> {
         let s = self.session(h)?;
-        self.audited(&s.token, function, event, |call| {
+        self.audited_step(&s.token, function, event, |call| {
             let mut ops = s.ops.lock();
             let slot = pick(&mut ops);
             let a = if part == Part::Single { single(slot)? } else { multi(slot)? };
@@ -367,7 +367,7 @@ impl Library {
 
     pub fn sign(&self, h: CK_SESSION_HANDLE, data: &[u8], out: Out<'_>) -> Result<usize> {
         let s = self.session(h)?;
-        self.audited(&s.token, "C_Sign", "AsymmetricSign", |call| {
+        self.audited_step(&s.token, "C_Sign", "AsymmetricSign", |call| {
             let mut ops = s.ops.lock();
             let a = single(&mut ops.sign)?;
             call.resume(&a.tag);
@@ -380,7 +380,7 @@ impl Library {
 
     pub fn sign_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         let s = self.session(h)?;
-        self.audited(&s.token, "C_SignUpdate", "AsymmetricSign", |call| {
+        self.audited_step(&s.token, "C_SignUpdate", "AsymmetricSign", |call| {
             let mut ops = s.ops.lock();
             let a = multi(&mut ops.sign)?;
             call.resume(&a.tag);
@@ -395,7 +395,7 @@ impl Library {
 
     pub fn sign_final(&self, h: CK_SESSION_HANDLE, out: Out<'_>) -> Result<usize> {
         let s = self.session(h)?;
-        self.audited(&s.token, "C_SignFinal", "AsymmetricSign", |call| {
+        self.audited_step(&s.token, "C_SignFinal", "AsymmetricSign", |call| {
             let mut ops = s.ops.lock();
             let a = multi(&mut ops.sign)?;
             call.resume(&a.tag);
@@ -423,7 +423,7 @@ impl Library {
 
     pub fn verify(&self, h: CK_SESSION_HANDLE, data: &[u8], signature: &[u8]) -> Result<()> {
         let s = self.session(h)?;
-        self.audited(&s.token, "C_Verify", "AsymmetricVerify", |call| {
+        self.audited_step(&s.token, "C_Verify", "AsymmetricVerify", |call| {
             let mut ops = s.ops.lock();
             let a = single(&mut ops.verify)?;
             call.resume(&a.tag);
@@ -435,7 +435,7 @@ impl Library {
 
     pub fn verify_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         let s = self.session(h)?;
-        self.audited(&s.token, "C_VerifyUpdate", "AsymmetricVerify", |call| {
+        self.audited_step(&s.token, "C_VerifyUpdate", "AsymmetricVerify", |call| {
             let mut ops = s.ops.lock();
             let a = multi(&mut ops.verify)?;
             call.resume(&a.tag);
@@ -450,7 +450,7 @@ impl Library {
 
     pub fn verify_final(&self, h: CK_SESSION_HANDLE, signature: &[u8]) -> Result<()> {
         let s = self.session(h)?;
-        self.audited(&s.token, "C_VerifyFinal", "AsymmetricVerify", |call| {
+        self.audited_step(&s.token, "C_VerifyFinal", "AsymmetricVerify", |call| {
             let mut ops = s.ops.lock();
             let a = multi(&mut ops.verify)?;
             call.resume(&a.tag);
@@ -486,7 +486,7 @@ impl Library {
 
     pub fn verify_signature(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         let s = self.session(h)?;
-        self.audited(&s.token, "C_VerifySignature", "AsymmetricVerify", |call| {
+        self.audited_step(&s.token, "C_VerifySignature", "AsymmetricVerify", |call| {
             let mut ops = s.ops.lock();
             let (a, sig) = ops.verify_signature.as_mut().ok_or(Error::OperationNotInitialized)?;
             call.resume(&a.tag);
@@ -501,7 +501,7 @@ impl Library {
 
     pub fn verify_signature_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         let s = self.session(h)?;
-        self.audited(&s.token, "C_VerifySignatureUpdate", "AsymmetricVerify", |call| {
+        self.audited_step(&s.token, "C_VerifySignatureUpdate", "AsymmetricVerify", |call| {
             let mut ops = s.ops.lock();
             let (a, _) = ops.verify_signature.as_mut().ok_or(Error::OperationNotInitialized)?;
             call.resume(&a.tag);
@@ -517,7 +517,7 @@ impl Library {
 
     pub fn verify_signature_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
         let s = self.session(h)?;
-        self.audited(&s.token, "C_VerifySignatureFinal", "AsymmetricVerify", |call| {
+        self.audited_step(&s.token, "C_VerifySignatureFinal", "AsymmetricVerify", |call| {
             let mut ops = s.ops.lock();
             let (mut a, sig) = ops.verify_signature.take().ok_or(Error::OperationNotInitialized)?;
             call.resume(&a.tag);

@@ -2,7 +2,6 @@
 //! to make, and the JSON body the writer turns it into off that path.
 
 use cryptoki_sys::*;
-use serde::Serialize;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -27,70 +26,95 @@ pub struct Event {
     pub latency_us: u64,
 }
 
-/// The record's fields in their fixed order, as written (before the chain fields).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Body<'a> {
-    event_id: &'a str,
-    event_time: &'a str,
-    event_name: &'a str,
-    pkcs11_function: &'a str,
-    mechanism: &'a str,
-    key_id: &'a str,
-    key_version_id: &'a str,
-    principal: &'a str,
-    token: &'a str,
-    pid: u32,
-    uid: u32,
-    result: &'a str,
-    error_code: &'a str,
-    latency_us: u64,
-}
-
 /// Who writes: fixed for one writer.
 #[derive(Debug, Clone)]
 pub struct Origin {
-    pub token: String,
+    /// The token label as a JSON string, escaped once.
+    token_json: String,
     pub pid: u32,
     pub uid: u32,
 }
 
+impl Origin {
+    pub fn new(token: &str, pid: u32, uid: u32) -> Origin {
+        Origin { token_json: serde_json::to_string(token).unwrap_or_else(|_| "\"\"".into()), pid, uid }
+    }
+}
+
 impl Event {
-    /// The JSON object of the record without its closing brace, so the chain can append its
-    /// fields and MAC the exact bytes.
+    /// Appends the JSON object of the record without its closing brace (the chain appends its
+    /// fields and MACs the exact bytes). Written by hand, in the fixed field order of DESIGN §7:
+    /// the writer makes one of these per call, and a generic serializer costs several times more.
+    pub fn write_body(&self, event_id: &str, origin: &Origin, out: &mut Vec<u8>) {
+        use std::io::Write as _;
+        let mut n = itoa::Buffer::new();
+        out.reserve(512);
+        out.extend_from_slice(b"{\"eventId\":");
+        push_ours(out, event_id);
+        out.extend_from_slice(b",\"eventTime\":\"");
+        let _ = write!(out, "{}", humantime::format_rfc3339_micros(self.time));
+        out.extend_from_slice(b"\",\"eventName\":");
+        push_ours(out, self.name);
+        out.extend_from_slice(b",\"pkcs11Function\":");
+        push_ours(out, self.function);
+        out.extend_from_slice(b",\"mechanism\":");
+        push_ours(out, &self.mechanism.map(mechanism_name).unwrap_or_default());
+        out.extend_from_slice(b",\"keyId\":");
+        push_str(out, self.key_id.as_deref().unwrap_or(""));
+        out.extend_from_slice(b",\"keyVersionId\":");
+        push_str(out, self.key_version_id.as_deref().unwrap_or(""));
+        out.extend_from_slice(b",\"principal\":");
+        push_ours(out, self.principal);
+        out.extend_from_slice(b",\"token\":");
+        out.extend_from_slice(origin.token_json.as_bytes());
+        out.extend_from_slice(b",\"pid\":");
+        out.extend_from_slice(n.format(origin.pid).as_bytes());
+        out.extend_from_slice(b",\"uid\":");
+        out.extend_from_slice(n.format(origin.uid).as_bytes());
+        out.extend_from_slice(b",\"result\":");
+        push_ours(out, self.result);
+        out.extend_from_slice(b",\"errorCode\":");
+        push_ours(out, self.error_code.unwrap_or(""));
+        out.extend_from_slice(b",\"latencyUs\":");
+        out.extend_from_slice(n.format(self.latency_us).as_bytes());
+    }
+
+    /// [`Event::write_body`] as a string.
     pub fn body(&self, event_id: &str, origin: &Origin) -> String {
-        let time = humantime::format_rfc3339_micros(self.time).to_string();
-        let mechanism = self.mechanism.map(mechanism_name).unwrap_or_default();
-        let body = Body {
-            event_id,
-            event_time: &time,
-            event_name: self.name,
-            pkcs11_function: self.function,
-            mechanism: &mechanism,
-            key_id: self.key_id.as_deref().unwrap_or(""),
-            key_version_id: self.key_version_id.as_deref().unwrap_or(""),
-            principal: self.principal,
-            token: &origin.token,
-            pid: origin.pid,
-            uid: origin.uid,
-            result: self.result,
-            error_code: self.error_code.unwrap_or(""),
-            latency_us: self.latency_us,
-        };
-        let mut json = serde_json::to_string(&body).unwrap_or_else(|_| "{".into());
-        json.pop();
-        json
+        let mut out = Vec::new();
+        self.write_body(event_id, origin, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+/// A string of ours (a constant name, an identifier we made): nothing in it needs escaping.
+fn push_ours(out: &mut Vec<u8>, s: &str) {
+    debug_assert!(s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'));
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
+/// A JSON string from elsewhere (identifiers read from the store): usually plain, so that is
+/// checked first and escaping is the exception.
+fn push_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *out, s);
     }
 }
 
 /// The mechanism's C name, or its value in hex for one without a name here.
-pub fn mechanism_name(ty: CK_MECHANISM_TYPE) -> String {
+pub fn mechanism_name(ty: CK_MECHANISM_TYPE) -> std::borrow::Cow<'static, str> {
     STANDARD
         .iter()
         .chain(crate::vendor::ALL.iter())
         .find(|(name, v)| *v == ty && name.starts_with("CKM_"))
-        .map(|(name, _)| (*name).to_string())
-        .unwrap_or_else(|| format!("0x{ty:08X}"))
+        .map(|(name, _)| std::borrow::Cow::Borrowed(*name))
+        .unwrap_or_else(|| format!("0x{ty:08X}").into())
 }
 
 const STANDARD: &[(&str, CK_MECHANISM_TYPE)] = &[
@@ -158,7 +182,7 @@ mod tests {
             error_code: None,
             latency_us: 7,
         };
-        let origin = Origin { token: "t".into(), pid: 10, uid: 20 };
+        let origin = Origin::new("t", 10, 20);
         let body = e.body("e-1", &origin);
         assert_eq!(
             body,

@@ -156,7 +156,15 @@ impl AuditLog {
             wake_callers: Condvar::new(),
             failing: AtomicBool::new(false),
         });
-        let writer = Writer { shared: shared.clone(), files, store, key, sinks, origin };
+        let writer = Writer {
+            chunk: Vec::with_capacity(CHUNK + 1024),
+            shared: shared.clone(),
+            files,
+            store,
+            key,
+            sinks,
+            origin,
+        };
         Ok(AuditLog {
             shared,
             thread: Mutex::new(None),
@@ -257,7 +265,14 @@ impl Drop for AuditLog {
     }
 }
 
+/// Bytes formatted before they are written out.
+const CHUNK: usize = 64 << 10;
+/// About the size of one record, to decide on rotation before a batch is formatted.
+const RECORD_ESTIMATE: usize = 480;
+
 struct Writer {
+    /// Reused between batches.
+    chunk: Vec<u8>,
     shared: Arc<Shared>,
     files: LogFiles,
     store: Box<dyn HeadStore>,
@@ -376,27 +391,46 @@ impl Writer {
         }
         let mut ids = vec![0u8; 16 * batch.len()];
         crate::engine::rand::fill(&mut ids).map_err(|_| io::Error::other("no randomness for event ids"))?;
-        let mut out = Vec::with_capacity(batch.len() * 480);
-        for (e, id) in batch.iter().zip(ids.chunks_exact(16)) {
-            let mut bytes = [0u8; 16];
-            bytes.copy_from_slice(id);
-            let id = uuid::Builder::from_random_bytes(bytes).into_uuid().hyphenated().to_string();
-            link = self.key.seal(link, &e.body(&id, &self.origin), &mut out);
-        }
         let rotate = self.shared.settings.rotate_bytes;
-        if rotate > 0 && len > 0 && len + out.len() as u64 > rotate {
-            let last = link.seq - batch.len() as u64;
-            std::fs::rename(&self.files.log, self.files.rotated(last))?;
+        if rotate > 0 && len > 0 && len + (batch.len() * RECORD_ESTIMATE) as u64 > rotate {
+            std::fs::rename(&self.files.log, self.files.rotated(link.seq))?;
             file = open_log(&self.files.log)?;
             len = 0;
         }
-        if let Err(e) = file.write_all(&out).and_then(|_| file.sync_data()) {
+        // Written in chunks small enough to stay in the cache between formatting and the copy
+        // into the page cache; the sinks get the whole batch.
+        let keep = !self.sinks.is_empty();
+        let mut lines = Vec::new();
+        let mut chunk = std::mem::take(&mut self.chunk);
+        chunk.clear();
+        let mut written = 0u64;
+        let mut text = uuid::Uuid::encode_buffer();
+        let result = (|| -> io::Result<()> {
+            for (i, (e, id)) in batch.iter().zip(ids.chunks_exact(16)).enumerate() {
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(id);
+                let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+                let id = id.hyphenated().encode_lower(&mut text);
+                link = self.key.seal_with(link, &mut chunk, |out| e.write_body(id, &self.origin, out));
+                if chunk.len() >= CHUNK || i + 1 == batch.len() {
+                    file.write_all(&chunk)?;
+                    written += chunk.len() as u64;
+                    if keep {
+                        lines.extend_from_slice(&chunk);
+                    }
+                    chunk.clear();
+                }
+            }
+            file.sync_data()
+        })();
+        self.chunk = chunk;
+        if let Err(e) = result {
             // Leave no part of the batch behind: the retry writes it again.
             let _ = file.set_len(len);
             return Err(e);
         }
-        self.store.set_head(link, len + out.len() as u64)?;
-        Ok(out)
+        self.store.set_head(link, len + written)?;
+        Ok(lines)
     }
 
     /// The file and the store's head disagree: another writer crashed after writing lines and
@@ -529,7 +563,7 @@ mod tests {
     }
 
     fn origin() -> Origin {
-        Origin { token: "t".into(), pid: 1, uid: 2 }
+        Origin::new("t", 1, 2)
     }
 
     fn verify(files: &LogFiles, head: &MemHead) -> u64 {
@@ -629,6 +663,45 @@ mod tests {
         log.record(event("C")).unwrap();
         log.stop();
         assert_eq!(verify(&files, &head), 3);
+    }
+
+    /// Block mode (the default): a call waits while its record cannot be delivered, and goes on
+    /// once the sink takes it.
+    #[test]
+    fn a_failing_sink_makes_calls_wait_in_block_mode() {
+        struct Flaky(Arc<AtomicBool>);
+        impl Sink for Flaky {
+            fn name(&self) -> &'static str {
+                "flaky"
+            }
+            fn deliver(&mut self, _: &[u8]) -> io::Result<()> {
+                if self.0.load(Ordering::SeqCst) { Err(io::Error::other("down")) } else { Ok(()) }
+            }
+            fn close(&mut self, _: Duration) {}
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let files = LogFiles { log: dir.path().join("t.audit.log") };
+        let head = MemHead(Arc::new(parking_lot::Mutex::new((Link::START, 0))));
+        let down = Arc::new(AtomicBool::new(true));
+        let log = AuditLog::start(
+            settings(Durability::Fsync),
+            files.clone(),
+            Box::new(head.clone()),
+            vec![Box::new(Flaky(down.clone()))],
+            origin(),
+        )
+        .unwrap();
+        let started = Instant::now();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(300));
+                down.store(false, Ordering::SeqCst);
+            });
+            assert_eq!(log.record(event("A")), Ok(()));
+        });
+        assert!(started.elapsed() >= Duration::from_millis(300), "the call waited for the sink");
+        log.stop();
+        assert_eq!(verify(&files, &head), 1);
     }
 
     #[test]
