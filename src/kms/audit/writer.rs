@@ -311,19 +311,15 @@ impl Writer {
                 std::mem::take(&mut spare)
             };
             let done = batch.len() as u64;
-            let delivered = self.deliver(&batch);
+            // Delivered, or given up at shutdown (with a log line saying how many): either way
+            // no longer in flight. Callers still waiting at shutdown see `stop` and fail.
+            self.deliver(&batch);
             batch.clear();
             spare = batch;
             let s = &*self.shared;
             let mut st = lock(&s.state);
             st.in_flight = 0;
-            if delivered {
-                st.durable += done;
-            } else {
-                // Given up at shutdown: the count is in the log line `deliver` wrote; callers
-                // waiting for these records are released with an error.
-                st.durable += done;
-            }
+            st.durable += done;
             drop(st);
             s.wake_callers.notify_all();
         }
@@ -334,7 +330,7 @@ impl Writer {
 
     /// Makes the batch durable in the file and accepted by every sink, retrying with backoff
     /// while anything fails; gives up only when stopping and the finalize wait has passed.
-    fn deliver(&mut self, batch: &[Event]) -> bool {
+    fn deliver(&mut self, batch: &[Event]) {
         let mut backoff = Duration::from_millis(50);
         let mut deadline: Option<Instant> = None;
         let mut lines: Option<Vec<u8>> = None;
@@ -361,7 +357,7 @@ impl Writer {
                 if self.shared.failing.swap(false, Ordering::Relaxed) {
                     log::warn!("audit: records are being written again");
                 }
-                return true;
+                return;
             };
             if !self.shared.failing.swap(true, Ordering::Relaxed) {
                 log::error!("{error}; holding {} records until it recovers", batch.len());
@@ -372,7 +368,7 @@ impl Writer {
                 let d = *deadline.get_or_insert_with(|| Instant::now() + self.shared.settings.finalize_wait);
                 if Instant::now() >= d {
                     log::error!("{error}; {} audit records could not be delivered at shutdown", batch.len());
-                    return false;
+                    return;
                 }
             }
             drop(self.shared.wake_writer.wait_timeout(st, backoff).unwrap_or_else(PoisonError::into_inner));
@@ -536,6 +532,19 @@ mod tests {
         }
     }
 
+    /// A sink that fails while its switch is on.
+    struct Switch(Arc<AtomicBool>);
+
+    impl Sink for Switch {
+        fn name(&self) -> &'static str {
+            "switch"
+        }
+        fn deliver(&mut self, _: &[u8]) -> io::Result<()> {
+            if self.0.load(Ordering::SeqCst) { Err(io::Error::other("down")) } else { Ok(()) }
+        }
+        fn close(&mut self, _: Duration) {}
+    }
+
     fn settings(durability: Durability) -> Settings {
         Settings {
             durability,
@@ -669,16 +678,6 @@ mod tests {
     /// once the sink takes it.
     #[test]
     fn a_failing_sink_makes_calls_wait_in_block_mode() {
-        struct Flaky(Arc<AtomicBool>);
-        impl Sink for Flaky {
-            fn name(&self) -> &'static str {
-                "flaky"
-            }
-            fn deliver(&mut self, _: &[u8]) -> io::Result<()> {
-                if self.0.load(Ordering::SeqCst) { Err(io::Error::other("down")) } else { Ok(()) }
-            }
-            fn close(&mut self, _: Duration) {}
-        }
         let dir = tempfile::tempdir().unwrap();
         let files = LogFiles { log: dir.path().join("t.audit.log") };
         let head = MemHead(Arc::new(parking_lot::Mutex::new((Link::START, 0))));
@@ -687,7 +686,7 @@ mod tests {
             settings(Durability::Fsync),
             files.clone(),
             Box::new(head.clone()),
-            vec![Box::new(Flaky(down.clone()))],
+            vec![Box::new(Switch(down.clone()))],
             origin(),
         )
         .unwrap();
@@ -706,16 +705,6 @@ mod tests {
 
     #[test]
     fn a_failing_sink_holds_records_and_fail_mode_refuses_calls() {
-        struct Broken(Arc<AtomicBool>);
-        impl Sink for Broken {
-            fn name(&self) -> &'static str {
-                "broken"
-            }
-            fn deliver(&mut self, _: &[u8]) -> io::Result<()> {
-                if self.0.load(Ordering::SeqCst) { Err(io::Error::other("down")) } else { Ok(()) }
-            }
-            fn close(&mut self, _: Duration) {}
-        }
         let dir = tempfile::tempdir().unwrap();
         let files = LogFiles { log: dir.path().join("t.audit.log") };
         let head = MemHead(Arc::new(parking_lot::Mutex::new((Link::START, 0))));
@@ -726,7 +715,7 @@ mod tests {
             st,
             files.clone(),
             Box::new(head.clone()),
-            vec![Box::new(Broken(down.clone()))],
+            vec![Box::new(Switch(down.clone()))],
             origin(),
         )
         .unwrap();
