@@ -200,7 +200,9 @@ pub fn inside_action<T>(f: impl FnOnce() -> T) -> T {
 }
 
 fn unavailable() -> Error {
-    log::error!("audit: the record of this call cannot be written; the call fails (on_failure = \"fail\")");
+    log::error!(
+        "audit: the record of this call cannot be written (a failing sink, or the library is stopping); the call fails"
+    );
     Error::DeviceError
 }
 
