@@ -9,7 +9,7 @@ use super::slot::{Token, Who};
 use crate::config::{AuditConfig, TokenConfig};
 use crate::error::{Error, Result};
 use crate::kms::audit::chain::Link;
-use crate::kms::audit::record::Origin;
+use crate::kms::audit::record::{Ident, Origin};
 use crate::kms::audit::sink::{HookSink, Sink, SyslogSink};
 use crate::kms::audit::{AuditLog, Event, HeadStore, LogFiles, Settings};
 use crate::object::Object;
@@ -107,8 +107,8 @@ impl Call {
             name: self.event,
             function: self.function,
             mechanism: self.mechanism,
-            key_id: self.key_id,
-            key_version_id: self.key_version_id,
+            key_id: self.key_id.as_deref().map(Ident::from),
+            key_version_id: self.key_version_id.as_deref().map(Ident::from),
             principal: principal(who),
             result,
             error_code,

@@ -2,7 +2,6 @@
 //! to make, and the JSON body the writer turns it into off that path.
 
 use cryptoki_sys::*;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 /// What one audited call did. Holds no secret by construction: names, identifiers and the
@@ -15,8 +14,8 @@ pub struct Event {
     /// The `C_*` function that ended the operation, or `kmsctl`.
     pub function: &'static str,
     pub mechanism: Option<CK_MECHANISM_TYPE>,
-    pub key_id: Option<Arc<str>>,
-    pub key_version_id: Option<Arc<str>>,
+    pub key_id: Option<Ident>,
+    pub key_version_id: Option<Ident>,
     /// The login the call ran under: `SO`, `USER` or `PUBLIC`.
     pub principal: &'static str,
     /// The `CKR_*` name of the outcome.
@@ -24,6 +23,37 @@ pub struct Event {
     /// The KMS error code of a failure (`Rejected.Disabled`, …).
     pub error_code: Option<&'static str>,
     pub latency_us: u64,
+}
+
+/// A key or version id carried by value: an event crosses to the writer's thread, and a
+/// shared reference count would bounce its cache line between the two cores on every call.
+#[derive(Debug, Clone)]
+pub enum Ident {
+    Inline { len: u8, bytes: [u8; 40] },
+    /// Longer than any id the token makes (read from a store someone else wrote).
+    Long(Box<str>),
+}
+
+impl Ident {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Ident::Inline { len, bytes } => std::str::from_utf8(&bytes[..*len as usize]).unwrap_or(""),
+            Ident::Long(s) => s,
+        }
+    }
+}
+
+impl From<&str> for Ident {
+    fn from(s: &str) -> Ident {
+        let mut bytes = [0u8; 40];
+        match bytes.get_mut(..s.len()) {
+            Some(head) => {
+                head.copy_from_slice(s.as_bytes());
+                Ident::Inline { len: s.len() as u8, bytes }
+            }
+            None => Ident::Long(s.into()),
+        }
+    }
 }
 
 /// Who writes: fixed for one writer.
@@ -60,9 +90,9 @@ impl Event {
         out.extend_from_slice(b",\"mechanism\":");
         push_ours(out, &self.mechanism.map(mechanism_name).unwrap_or_default());
         out.extend_from_slice(b",\"keyId\":");
-        push_str(out, self.key_id.as_deref().unwrap_or(""));
+        push_str(out, self.key_id.as_ref().map_or("", Ident::as_str));
         out.extend_from_slice(b",\"keyVersionId\":");
-        push_str(out, self.key_version_id.as_deref().unwrap_or(""));
+        push_str(out, self.key_version_id.as_ref().map_or("", Ident::as_str));
         out.extend_from_slice(b",\"principal\":");
         push_ours(out, self.principal);
         out.extend_from_slice(b",\"token\":");
