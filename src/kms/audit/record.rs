@@ -29,7 +29,10 @@ pub struct Event {
 /// shared reference count would bounce its cache line between the two cores on every call.
 #[derive(Debug, Clone)]
 pub enum Ident {
-    Inline { len: u8, bytes: [u8; 40] },
+    Inline {
+        len: u8,
+        bytes: [u8; 40],
+    },
     /// Longer than any id the token makes (read from a store someone else wrote).
     Long(Box<str>),
 }

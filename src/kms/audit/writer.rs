@@ -379,7 +379,12 @@ impl Writer {
     /// Appends the batch to the chain under the cross-process lock; returns the lines written.
     fn append(&mut self, batch: &[Event]) -> io::Result<Vec<u8>> {
         let _lock = ChainLock::take(&self.files.lock())?;
-        let (mut link, recorded_len) = self.store.head()?;
+        let (mut link, mut recorded_len) = self.store.head()?;
+        // A writer that rotated and crashed before recording its head: the file the head speaks
+        // of now bears the head's sequence number, and the current file starts after it.
+        if recorded_len > 0 && self.files.rotated(link.seq).exists() {
+            recorded_len = 0;
+        }
         let mut file = open_log(&self.files.log)?;
         let mut len = file.metadata()?.len();
         if len != recorded_len {
@@ -701,6 +706,32 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_millis(300), "the call waited for the sink");
         log.stop();
         assert_eq!(verify(&files, &head), 1);
+    }
+
+    #[test]
+    fn a_crash_right_after_rotation_is_adopted() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = LogFiles { log: dir.path().join("t.audit.log") };
+        let head = MemHead(Arc::new(parking_lot::Mutex::new((Link::START, 0))));
+        let mut st = settings(Durability::Fsync);
+        st.rotate_bytes = 1500;
+        let log =
+            AuditLog::start(st.clone(), files.clone(), Box::new(head.clone()), vec![], origin()).unwrap();
+        for _ in 0..3 {
+            log.record(event("A")).unwrap();
+        }
+        let before_rotation = *head.0.lock();
+        for _ in 0..3 {
+            log.record(event("B")).unwrap();
+        }
+        log.stop();
+        assert!(files.all().unwrap().len() >= 2, "rotated");
+        // The crash came after the rename and the new file's records, before the head moved.
+        *head.0.lock() = before_rotation;
+        let log = AuditLog::start(st, files.clone(), Box::new(head.clone()), vec![], origin()).unwrap();
+        log.record(event("C")).unwrap();
+        log.stop();
+        assert_eq!(verify(&files, &head), 7);
     }
 
     #[test]
