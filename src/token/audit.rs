@@ -222,6 +222,7 @@ pub fn start(audit: &AuditConfig, token: &TokenConfig) -> Result<Option<AuditLog
     }
     let files = LogFiles { log: log_path(audit, token) };
     let store = SqliteStore::open(&token.store_path())?;
+    store.relax_durability()?;
     let settings = Settings {
         durability: audit.durability,
         batch_records: audit.batch_records.max(2),
