@@ -55,3 +55,7 @@ echo "CiphertextBlob $blob"
 "$kmsctl" list-key-versions alias/demo
 "$kmsctl" decrypt --ciphertext-blob "$blob" --context '{"app":"demo"}'
 "$kmsctl" describe-quotas
+
+step "The audit trail: every call above, chained and verifiable"
+"$kmsctl" audit list --event-name Encrypt
+"$kmsctl" audit verify

@@ -345,7 +345,8 @@ fn audit(cli: &Cli, action: &AuditAction) -> Result<(), Failure> {
             match v.problem {
                 None => {
                     if !cli.json {
-                        println!("audit trail intact: {} records in {} files", v.records, v.files);
+                        let files = if v.files == 1 { "file" } else { "files" };
+                        println!("audit trail intact: {} records in {} {files}", v.records, v.files);
                     }
                     Ok(())
                 }
