@@ -41,6 +41,7 @@ impl ChainKey {
 
     /// Appends to `out` the line for `body` (a JSON object without its closing brace) after
     /// `link`, newline included, and returns the new link.
+    #[cfg(test)]
     pub fn seal(&self, link: Link, body: &str, out: &mut Vec<u8>) -> Link {
         self.seal_with(link, out, |out| out.extend_from_slice(body.as_bytes()))
     }

@@ -112,6 +112,7 @@ impl Event {
     }
 
     /// [`Event::write_body`] as a string.
+    #[cfg(test)]
     pub fn body(&self, event_id: &str, origin: &Origin) -> String {
         let mut out = Vec::new();
         self.write_body(event_id, origin, &mut out);

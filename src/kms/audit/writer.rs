@@ -550,6 +550,13 @@ mod tests {
         fn close(&mut self, _: Duration) {}
     }
 
+    /// A fresh trail: its directory (kept alive by the caller), files and an empty head.
+    fn trail() -> (tempfile::TempDir, LogFiles, MemHead) {
+        let dir = tempfile::tempdir().unwrap();
+        let files = LogFiles { log: dir.path().join("t.audit.log") };
+        (dir, files, MemHead(Arc::new(parking_lot::Mutex::new((Link::START, 0)))))
+    }
+
     fn settings(durability: Durability) -> Settings {
         Settings {
             durability,
@@ -594,9 +601,7 @@ mod tests {
 
     #[test]
     fn two_writers_on_one_file_make_one_chain() {
-        let dir = tempfile::tempdir().unwrap();
-        let files = LogFiles { log: dir.path().join("t.audit.log") };
-        let head = MemHead(Arc::new(parking_lot::Mutex::new((Link::START, 0))));
+        let (_dir, files, head) = trail();
         let logs: Vec<AuditLog> = (0..2)
             .map(|_| {
                 AuditLog::start(
@@ -626,9 +631,7 @@ mod tests {
 
     #[test]
     fn per_record_durability_returns_after_the_write_and_rotation_keeps_the_chain() {
-        let dir = tempfile::tempdir().unwrap();
-        let files = LogFiles { log: dir.path().join("t.audit.log") };
-        let head = MemHead(Arc::new(parking_lot::Mutex::new((Link::START, 0))));
+        let (_dir, files, head) = trail();
         let mut st = settings(Durability::Fsync);
         st.rotate_bytes = 2000;
         let log = AuditLog::start(st, files.clone(), Box::new(head.clone()), vec![], origin()).unwrap();
@@ -643,9 +646,7 @@ mod tests {
 
     #[test]
     fn a_crash_between_file_and_head_is_adopted_and_a_torn_line_cut() {
-        let dir = tempfile::tempdir().unwrap();
-        let files = LogFiles { log: dir.path().join("t.audit.log") };
-        let head = MemHead(Arc::new(parking_lot::Mutex::new((Link::START, 0))));
+        let (_dir, files, head) = trail();
         let log = AuditLog::start(
             settings(Durability::Fsync),
             files.clone(),
@@ -683,9 +684,7 @@ mod tests {
     /// once the sink takes it.
     #[test]
     fn a_failing_sink_makes_calls_wait_in_block_mode() {
-        let dir = tempfile::tempdir().unwrap();
-        let files = LogFiles { log: dir.path().join("t.audit.log") };
-        let head = MemHead(Arc::new(parking_lot::Mutex::new((Link::START, 0))));
+        let (_dir, files, head) = trail();
         let down = Arc::new(AtomicBool::new(true));
         let log = AuditLog::start(
             settings(Durability::Fsync),
@@ -710,9 +709,7 @@ mod tests {
 
     #[test]
     fn a_crash_right_after_rotation_is_adopted() {
-        let dir = tempfile::tempdir().unwrap();
-        let files = LogFiles { log: dir.path().join("t.audit.log") };
-        let head = MemHead(Arc::new(parking_lot::Mutex::new((Link::START, 0))));
+        let (_dir, files, head) = trail();
         let mut st = settings(Durability::Fsync);
         st.rotate_bytes = 1500;
         let log =
@@ -736,9 +733,7 @@ mod tests {
 
     #[test]
     fn a_failing_sink_holds_records_and_fail_mode_refuses_calls() {
-        let dir = tempfile::tempdir().unwrap();
-        let files = LogFiles { log: dir.path().join("t.audit.log") };
-        let head = MemHead(Arc::new(parking_lot::Mutex::new((Link::START, 0))));
+        let (_dir, files, head) = trail();
         let down = Arc::new(AtomicBool::new(true));
         let mut st = settings(Durability::Fsync);
         st.on_failure = OnFailure::Fail;
