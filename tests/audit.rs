@@ -36,9 +36,14 @@ fn log_of(token: &str) -> PathBuf {
     env().dir.path().join(format!("{token}.audit.log"))
 }
 
+/// The complete records of the token's trail (a writer may be in the middle of its last line,
+/// or have been killed there).
 fn records(token: &str) -> Vec<Value> {
     let text = std::fs::read_to_string(log_of(token)).unwrap_or_default();
-    text.lines().map(|l| serde_json::from_str(l).expect("a record is JSON")).collect()
+    text.split_inclusive('\n')
+        .filter_map(|l| l.strip_suffix('\n'))
+        .map(|l| serde_json::from_str(l).expect("a record is JSON"))
+        .collect()
 }
 
 /// The records `f` adds to the token's trail.
