@@ -70,15 +70,11 @@ pub unsafe fn mechanism(ptr: *const CK_MECHANISM) -> Result<Mechanism> {
         }
         CKM_RSA_PKCS_OAEP => {
             let p: CK_RSA_PKCS_OAEP_PARAMS = unsafe { read_param(&m)? };
-            let source = match p.source {
-                0 => Vec::new(),
-                CKZ_DATA_SPECIFIED => unsafe {
-                    param_bytes(p.pSourceData as *const CK_BYTE, p.ulSourceDataLen)?
-                },
-                _ => return Err(Error::MechanismParamInvalid),
-            };
-            Param::Oaep { hash: p.hashAlg, mgf: p.mgf, source }
+            // SAFETY: the label is caller memory under the same guarantee.
+            unsafe { oaep(&p)? }
         }
+        // SAFETY: the parameter and the OAEP structure it points to are the caller's guarantee.
+        CKM_RSA_AES_KEY_WRAP => unsafe { rsa_aes(&m)? },
         CKM_RSA_PKCS_PSS
         | CKM_SHA1_RSA_PKCS_PSS
         | CKM_SHA224_RSA_PKCS_PSS
@@ -113,6 +109,40 @@ pub unsafe fn mechanism(ptr: *const CK_MECHANISM) -> Result<Mechanism> {
         _ => Param::Bytes(unsafe { param_bytes(m.pParameter as *const CK_BYTE, m.ulParameterLen)? }),
     };
     Ok(Mechanism { ty, param })
+}
+
+/// `CK_RSA_PKCS_OAEP_PARAMS`, alone (`CKM_RSA_PKCS_OAEP`) or inside `CK_RSA_AES_KEY_WRAP_PARAMS`.
+///
+/// # Safety
+/// `p.pSourceData` must be readable for `p.ulSourceDataLen` bytes when non-null.
+unsafe fn oaep(p: &CK_RSA_PKCS_OAEP_PARAMS) -> Result<Param> {
+    let source = match p.source {
+        0 => Vec::new(),
+        // SAFETY: the caller's guarantee for the label, passed on.
+        CKZ_DATA_SPECIFIED => unsafe { param_bytes(p.pSourceData as *const CK_BYTE, p.ulSourceDataLen)? },
+        _ => return Err(Error::MechanismParamInvalid),
+    };
+    Ok(Param::Oaep { hash: p.hashAlg, mgf: p.mgf, source })
+}
+
+/// `CK_RSA_AES_KEY_WRAP_PARAMS`. Only AES-128, -192 and -256 keys exist, so any other size is a
+/// bad parameter rather than something for the mechanism to refuse later.
+///
+/// # Safety
+/// As [`mechanism`]; `pOAEPParams`, when non-null, must point to a readable
+/// `CK_RSA_PKCS_OAEP_PARAMS` whose label is readable for its length.
+unsafe fn rsa_aes(m: &CK_MECHANISM) -> Result<Param> {
+    // SAFETY: the caller guarantees the parameter's memory; `read_param` checks null and size.
+    let p: CK_RSA_AES_KEY_WRAP_PARAMS = unsafe { read_param(m)? };
+    if !matches!(p.ulAESKeyBits, 128 | 192 | 256) || p.pOAEPParams.is_null() {
+        return Err(Error::MechanismParamInvalid);
+    }
+    // SAFETY: non-null, and a CK_RSA_PKCS_OAEP_PARAMS per the caller; read unaligned since it
+    // is caller memory.
+    let inner = unsafe { p.pOAEPParams.read_unaligned() };
+    // SAFETY: the label's memory is the caller's guarantee, passed on.
+    let oaep = unsafe { oaep(&inner)? };
+    Ok(Param::RsaAes { aes_key_bits: p.ulAESKeyBits as u64, oaep: Box::new(oaep) })
 }
 
 /// # Safety
@@ -174,6 +204,56 @@ mod tests {
         assert_eq!(unsafe { mechanism(&m) }.err(), Some(Error::MechanismParamInvalid));
         // SAFETY: null is checked.
         assert_eq!(unsafe { mechanism(std::ptr::null()) }.err(), Some(Error::ArgumentsBad));
+    }
+
+    #[test]
+    fn rsa_aes_key_wrap_parameters() {
+        let label = *b"lbl";
+        let mut oaep = CK_RSA_PKCS_OAEP_PARAMS {
+            hashAlg: CKM_SHA256,
+            mgf: CKG_MGF1_SHA256,
+            source: CKZ_DATA_SPECIFIED,
+            pSourceData: label.as_ptr() as *mut _,
+            ulSourceDataLen: 3,
+        };
+        let parse = |bits: CK_ULONG, oaep: *mut CK_RSA_PKCS_OAEP_PARAMS, len: usize| {
+            let p = CK_RSA_AES_KEY_WRAP_PARAMS { ulAESKeyBits: bits, pOAEPParams: oaep };
+            let m = CK_MECHANISM {
+                mechanism: CKM_RSA_AES_KEY_WRAP,
+                pParameter: &p as *const _ as *mut _,
+                ulParameterLen: len as CK_ULONG,
+            };
+            // SAFETY: everything points into this frame or is null.
+            unsafe { mechanism(&m) }.map(|m| m.param)
+        };
+        let size = size_of::<CK_RSA_AES_KEY_WRAP_PARAMS>();
+        let expected = |bits| Param::RsaAes {
+            aes_key_bits: bits,
+            oaep: Box::new(Param::Oaep { hash: CKM_SHA256, mgf: CKG_MGF1_SHA256, source: label.to_vec() }),
+        };
+        for bits in [128, 192, 256] {
+            assert_eq!(parse(bits, &mut oaep, size), Ok(expected(bits)));
+        }
+        let invalid = Err(Error::MechanismParamInvalid);
+        for bits in [0, 64, 255, 512] {
+            assert_eq!(parse(bits, &mut oaep, size), invalid, "{bits} bits");
+        }
+        assert_eq!(parse(256, std::ptr::null_mut(), size), invalid, "no OAEP parameters");
+        assert_eq!(parse(256, &mut oaep, size - 1), invalid, "short");
+        assert_eq!(parse(256, &mut oaep, 0), invalid, "empty");
+        let m = CK_MECHANISM {
+            mechanism: CKM_RSA_AES_KEY_WRAP,
+            pParameter: std::ptr::null_mut(),
+            ulParameterLen: 0,
+        };
+        // SAFETY: a null parameter, which is checked.
+        assert_eq!(unsafe { mechanism(&m) }.map(|m| m.param), invalid, "null parameter");
+        // The OAEP parameters are checked as CKM_RSA_PKCS_OAEP checks them.
+        oaep.source = 7;
+        assert_eq!(parse(256, &mut oaep, size), invalid, "unknown label source");
+        oaep.source = CKZ_DATA_SPECIFIED;
+        oaep.pSourceData = std::ptr::null_mut();
+        assert_eq!(parse(256, &mut oaep, size), invalid, "label length without a label");
     }
 
     #[test]

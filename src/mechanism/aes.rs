@@ -272,6 +272,11 @@ fn sized_wrap_len(mode: &AesMode, n: usize) -> Result<usize> {
     }
 }
 
+/// Output length of `CKM_AES_KEY_WRAP_KWP` over `n` bytes, which the key does not change.
+pub(super) fn kwp_wrap_len(n: usize) -> Result<usize> {
+    sized_wrap_len(&AesMode::Kwp, n)
+}
+
 fn wrapping_key(key: &LoadedKey) -> Result<&AesKey> {
     aes_of(key).map_err(|_| Error::WrappingKeyTypeInconsistent)
 }

@@ -9,6 +9,7 @@ pub mod ec;
 pub mod hmac;
 pub mod kms_envelope;
 pub mod rsa;
+pub mod rsa_aes;
 pub mod sm2;
 pub mod sm4;
 
@@ -80,6 +81,13 @@ pub enum Param {
         len: u64,
         context: Vec<u8>,
     },
+    /// `CK_RSA_AES_KEY_WRAP_PARAMS`: the size of the ephemeral AES key, and the
+    /// `CK_RSA_PKCS_OAEP_PARAMS` that seal it, kept as the `Param::Oaep` they decode to so that
+    /// `CKM_RSA_PKCS_OAEP` checks them.
+    RsaAes {
+        aes_key_bits: u64,
+        oaep: Box<Param>,
+    },
 }
 
 impl std::fmt::Debug for Param {
@@ -95,6 +103,7 @@ impl std::fmt::Debug for Param {
             Param::Ecdh { .. } => "Ecdh",
             Param::Ulong(_) => "Ulong",
             Param::DataKey { .. } => "DataKey",
+            Param::RsaAes { .. } => "RsaAes",
         };
         f.write_str(name)
     }
@@ -322,6 +331,7 @@ pub fn digest_init(mech: &Mechanism) -> Result<Box<dyn Digester>> {
 pub fn wrap_len(mech: &Mechanism, wrapping_key: &LoadedKey, key_len: usize) -> Result<usize> {
     match require(mech, CKF_WRAP)? {
         Family::Aes => aes::wrap_len(mech, wrapping_key, key_len),
+        Family::Rsa if mech.ty == CKM_RSA_AES_KEY_WRAP => rsa_aes::wrap_len(mech, wrapping_key, key_len),
         Family::Rsa => rsa::wrap_len(mech, wrapping_key, key_len),
         Family::Sm2 => sm2::wrap_len(mech, wrapping_key, key_len),
         Family::Sm4 => sm4::wrap_len(mech, wrapping_key, key_len),
@@ -333,6 +343,7 @@ pub fn wrap_len(mech: &Mechanism, wrapping_key: &LoadedKey, key_len: usize) -> R
 pub fn wrap(mech: &Mechanism, wrapping_key: &LoadedKey, material: &[u8]) -> Result<Vec<u8>> {
     match require(mech, CKF_WRAP)? {
         Family::Aes => aes::wrap(mech, wrapping_key, material),
+        Family::Rsa if mech.ty == CKM_RSA_AES_KEY_WRAP => rsa_aes::wrap(mech, wrapping_key, material),
         Family::Rsa => rsa::wrap(mech, wrapping_key, material),
         Family::Sm2 => sm2::wrap(mech, wrapping_key, material),
         Family::Sm4 => sm4::wrap(mech, wrapping_key, material),
@@ -344,6 +355,7 @@ pub fn wrap(mech: &Mechanism, wrapping_key: &LoadedKey, material: &[u8]) -> Resu
 pub fn unwrap(mech: &Mechanism, unwrapping_key: &LoadedKey, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     match require(mech, CKF_UNWRAP)? {
         Family::Aes => aes::unwrap(mech, unwrapping_key, wrapped),
+        Family::Rsa if mech.ty == CKM_RSA_AES_KEY_WRAP => rsa_aes::unwrap(mech, unwrapping_key, wrapped),
         Family::Rsa => rsa::unwrap(mech, unwrapping_key, wrapped),
         Family::Sm2 => sm2::unwrap(mech, unwrapping_key, wrapped),
         Family::Sm4 => sm4::unwrap(mech, unwrapping_key, wrapped),

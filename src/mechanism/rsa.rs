@@ -1,7 +1,8 @@
 //! RSA: `CKM_RSA_PKCS_KEY_PAIR_GEN`; `CKM_RSA_PKCS` (sign, verify, encrypt, decrypt, wrap,
 //! unwrap); `CKM_SHA1_RSA_PKCS` … `CKM_SHA512_RSA_PKCS`; `CKM_RSA_PKCS_PSS` and
 //! `CKM_SHA1_RSA_PKCS_PSS` … `CKM_SHA512_RSA_PKCS_PSS`; `CKM_RSA_PKCS_OAEP` (encrypt,
-//! decrypt, wrap, unwrap). Key sizes are in bits.
+//! decrypt, wrap, unwrap). Key sizes are in bits. `CKM_RSA_AES_KEY_WRAP` is listed here, as it
+//! takes RSA keys, and served by `rsa_aes`.
 
 use super::{
     Buffered, Cipher, DigestSigner, DigestVerifier, GeneratedPair, HashThen, Info, LoadedKey, Mechanism,
@@ -41,6 +42,7 @@ pub const MECHANISMS: &[(CK_MECHANISM_TYPE, Info)] = &[
     (CKM_SHA384_RSA_PKCS_PSS, Info::new(MIN_BITS, MAX_BITS, SIGN)),
     (CKM_SHA512_RSA_PKCS_PSS, Info::new(MIN_BITS, MAX_BITS, SIGN)),
     (CKM_RSA_PKCS_OAEP, Info::new(MIN_BITS, MAX_BITS, CIPHER)),
+    (CKM_RSA_AES_KEY_WRAP, Info::new(MIN_BITS, MAX_BITS, CKF_WRAP | CKF_UNWRAP)),
 ];
 
 fn private(key: &LoadedKey) -> Result<&RsaPrivateKey> {
@@ -337,11 +339,22 @@ pub fn wrap(mech: &Mechanism, key: &LoadedKey, material: &[u8]) -> Result<Vec<u8
     Ok(out)
 }
 
+/// The scheme and modulus length in bytes of an unwrap.
+fn unwrap_init(mech: &Mechanism, key: &LoadedKey) -> Result<(Encryption, usize)> {
+    match encryption_init(mech, key, true) {
+        Err(Error::KeyTypeInconsistent) => Err(Error::UnwrappingKeyTypeInconsistent),
+        other => other,
+    }
+}
+
+/// The modulus length in bytes of an unwrap with `mech` and `key`, once both are checked; for
+/// mechanisms that put an RSA block in front of more data.
+pub(super) fn unwrap_block_len(mech: &Mechanism, key: &LoadedKey) -> Result<usize> {
+    unwrap_init(mech, key).map(|(_, k)| k)
+}
+
 pub fn unwrap(mech: &Mechanism, key: &LoadedKey, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-    let (scheme, k) = match encryption_init(mech, key, true) {
-        Err(Error::KeyTypeInconsistent) => return Err(Error::UnwrappingKeyTypeInconsistent),
-        other => other?,
-    };
+    let (scheme, k) = unwrap_init(mech, key)?;
     let key = private(key)?;
     if wrapped.len() != k {
         return Err(Error::WrappedKeyLenRange);
@@ -644,7 +657,8 @@ mod tests {
         );
         assert_eq!(info(CKM_RSA_PKCS_OAEP).flags, CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP);
         assert_eq!(info(CKM_SHA256_RSA_PKCS_PSS), Info::new(1024, 8192, CKF_SIGN | CKF_VERIFY));
-        assert_eq!(MECHANISMS.len(), 14);
+        assert_eq!(info(CKM_RSA_AES_KEY_WRAP), Info::new(1024, 8192, CKF_WRAP | CKF_UNWRAP));
+        assert_eq!(MECHANISMS.len(), 15);
         // The mechanism router finds the family through this table.
         assert!(super::super::supports(CKM_SHA224_RSA_PKCS, CKF_SIGN));
         assert!(!super::super::supports(CKM_SHA256_RSA_PKCS, CKF_ENCRYPT));

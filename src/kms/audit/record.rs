@@ -186,6 +186,7 @@ const STANDARD: &[(&str, CK_MECHANISM_TYPE)] = &[
     ("CKM_RSA_PKCS", CKM_RSA_PKCS),
     ("CKM_RSA_X_509", CKM_RSA_X_509),
     ("CKM_RSA_PKCS_OAEP", CKM_RSA_PKCS_OAEP),
+    ("CKM_RSA_AES_KEY_WRAP", CKM_RSA_AES_KEY_WRAP),
     ("CKM_RSA_PKCS_PSS", CKM_RSA_PKCS_PSS),
     ("CKM_SHA1_RSA_PKCS", CKM_SHA1_RSA_PKCS),
     ("CKM_SHA224_RSA_PKCS", CKM_SHA224_RSA_PKCS),
@@ -257,6 +258,7 @@ mod tests {
     #[test]
     fn mechanisms_are_named_or_shown_in_hex() {
         assert_eq!(mechanism_name(CKM_SHA256_RSA_PKCS), "CKM_SHA256_RSA_PKCS");
+        assert_eq!(mechanism_name(CKM_RSA_AES_KEY_WRAP), "CKM_RSA_AES_KEY_WRAP");
         assert_eq!(mechanism_name(crate::vendor::CKM_SM4_GCM), "CKM_SM4_GCM");
         assert_eq!(mechanism_name(crate::vendor::CKM_KMS_ENVELOPE), "CKM_KMS_ENVELOPE");
         assert_eq!(mechanism_name(0x1234_5678), "0x12345678");
