@@ -97,6 +97,16 @@
 #define CKA_KMS_IS_VERSION 0x804B4D11UL
 /* When the last rotation happened, Unix seconds (CK_ULONG); 0 = never. */
 #define CKA_KMS_LAST_ROTATION 0x804B4D12UL
+/* When imported material expires and is erased (BYOK), Unix seconds (CK_ULONG); 0 = never. */
+#define CKA_KMS_MATERIAL_EXPIRY 0x804B4D13UL
+/* On an import wrapping key pair (GetParametersForImport): the key id of the CMK it imports into. */
+#define CKA_KMS_IMPORT_KEY_ID 0x804B4D14UL
+/* On an import wrapping key pair: its import token (UTF-8). */
+#define CKA_KMS_IMPORT_TOKEN 0x804B4D15UL
+/* On an import wrapping key pair: when its import token expires, Unix seconds (CK_ULONG). */
+#define CKA_KMS_IMPORT_EXPIRY 0x804B4D16UL
+/* On an import wrapping key pair: the wrapping algorithm it was issued for (UTF-8). */
+#define CKA_KMS_WRAPPING_ALGORITHM 0x804B4D17UL
 
 /* KMS Encrypt/Decrypt and data-key wrap/unwrap: ciphertext blobs (key version id || IV ||
    ciphertext || tag); parameter = the encryption context as JSON, or none. */

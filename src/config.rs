@@ -24,6 +24,24 @@ pub struct Config {
     pub kms: KmsConfig,
     #[serde(default)]
     pub audit: AuditConfig,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+}
+
+/// What the token lets applications do, beyond what PKCS#11 attributes say.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Secret and private key material may arrive in the clear (`C_CreateObject` with
+    /// `CKA_VALUE` and friends). `false` leaves wrapped import only (`C_UnwrapKey`, and
+    /// `kmsctl import-key-material` for EXTERNAL keys).
+    pub plaintext_import: bool,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig { plaintext_import: true }
+    }
 }
 
 /// The audit trail (DESIGN §7): one chained JSON-lines file per token, and optional sinks.
@@ -281,6 +299,7 @@ impl Default for Config {
             rate_limit: RateLimitConfig::default(),
             kms: KmsConfig::default(),
             audit: AuditConfig::default(),
+            policy: PolicyConfig::default(),
         }
     }
 }

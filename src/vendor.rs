@@ -77,6 +77,19 @@ pub const CKA_KMS_PROTECTION_LEVEL: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x10;
 pub const CKA_KMS_IS_VERSION: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x11;
 /// When the last rotation happened, Unix seconds (CK_ULONG); 0 = never.
 pub const CKA_KMS_LAST_ROTATION: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x12;
+/// When imported material expires and is erased (BYOK), Unix seconds (CK_ULONG); 0 = never.
+pub const CKA_KMS_MATERIAL_EXPIRY: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x13;
+/// On an import wrapping key pair (GetParametersForImport): the key id of the CMK whose material
+/// it carries (UTF-8). In a `C_UnwrapKey` template, `CKA_KMS_KEY_ID` names that CMK instead.
+pub const CKA_KMS_IMPORT_KEY_ID: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x14;
+/// On an import wrapping key pair: its import token (UTF-8).
+pub const CKA_KMS_IMPORT_TOKEN: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x15;
+/// On an import wrapping key pair: when its import token expires, Unix seconds (CK_ULONG).
+pub const CKA_KMS_IMPORT_EXPIRY: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x16;
+/// On an import wrapping key pair: the wrapping algorithm it was issued for
+/// (`RSAES_OAEP_SHA_256`, `RSAES_OAEP_SHA_1`, `RSAES_PKCS1_V1_5`, `RSA_AES_KEY_WRAP_SHA_256`,
+/// `RSA_AES_KEY_WRAP_SHA_1`, `SM2PKE`).
+pub const CKA_KMS_WRAPPING_ALGORITHM: CK_ATTRIBUTE_TYPE = CKA_KMS_BASE + 0x17;
 
 /// KMS Encrypt/Decrypt (and data-key wrap/unwrap): ciphertext blobs of DESIGN §1; parameter =
 /// the encryption context as JSON, or none.
@@ -122,6 +135,11 @@ pub const ALL: &[(&str, u64)] = &[
     ("CKA_KMS_PROTECTION_LEVEL", CKA_KMS_PROTECTION_LEVEL),
     ("CKA_KMS_IS_VERSION", CKA_KMS_IS_VERSION),
     ("CKA_KMS_LAST_ROTATION", CKA_KMS_LAST_ROTATION),
+    ("CKA_KMS_MATERIAL_EXPIRY", CKA_KMS_MATERIAL_EXPIRY),
+    ("CKA_KMS_IMPORT_KEY_ID", CKA_KMS_IMPORT_KEY_ID),
+    ("CKA_KMS_IMPORT_TOKEN", CKA_KMS_IMPORT_TOKEN),
+    ("CKA_KMS_IMPORT_EXPIRY", CKA_KMS_IMPORT_EXPIRY),
+    ("CKA_KMS_WRAPPING_ALGORITHM", CKA_KMS_WRAPPING_ALGORITHM),
     ("CKM_KMS_ENVELOPE", CKM_KMS_ENVELOPE),
     ("CKM_KMS_DATA_KEY_WITHOUT_PLAINTEXT", CKM_KMS_DATA_KEY_WITHOUT_PLAINTEXT),
 ];

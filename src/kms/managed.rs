@@ -142,6 +142,7 @@ pub fn new_record(o: &NewKeyOptions) -> Result<KmsKeyRecord, KmsError> {
         deletion_protection: o.deletion_protection,
         deletion_protection_description: String::new(),
         material_expiry: 0,
+        material_digest: Vec::new(),
     })
 }
 
@@ -180,6 +181,7 @@ pub fn key_object_attrs(rec: &KmsKeyRecord) -> Attributes {
     a.set_ulong(CKA_KMS_ROTATION_INTERVAL, rec.rotation_interval as CK_ULONG);
     a.set_ulong(CKA_KMS_NEXT_ROTATION, rec.next_rotation as CK_ULONG);
     a.set_ulong(CKA_KMS_LAST_ROTATION, rec.last_rotation as CK_ULONG);
+    a.set_ulong(CKA_KMS_MATERIAL_EXPIRY, rec.material_expiry as CK_ULONG);
     a.set_ulong(CKA_KMS_DELETION_DATE, rec.deletion_date as CK_ULONG);
     a.set(CKA_KMS_TAGS, rec.tags.clone().into_bytes());
     a.set(CKA_KMS_DESCRIPTION, rec.description.clone().into_bytes());
@@ -202,6 +204,7 @@ pub fn version_object_attrs(rec: &KmsKeyRecord, version_id: &str, created: u64) 
     a.set_ulong(CKA_KMS_CREATION_DATE, created as CK_ULONG);
     a.set(CKA_KMS_PROTECTION_LEVEL, b"SOFTWARE".to_vec());
     a.set_bool(CKA_KMS_IS_VERSION, true);
+    a.set_ulong(CKA_KMS_MATERIAL_EXPIRY, rec.material_expiry as CK_ULONG);
     a
 }
 
@@ -313,6 +316,13 @@ pub fn set_deletion_protection(rec: &mut KmsKeyRecord, on: bool, description: &s
 
 pub fn set_rotation(rec: &mut KmsKeyRecord, interval: u64, now: u64) -> Result<(), KmsError> {
     check_rotation(spec_of_record(rec), interval)?;
+    // A new version would need material only the customer has (reference §7).
+    if interval > 0 && (state_of(rec) == KeyState::PendingImport || !rec.material_digest.is_empty()) {
+        return Err(KmsError::new(
+            KmsCode::UnsupportedOperation,
+            "keys with imported material do not rotate automatically",
+        ));
+    }
     if state_of(rec) == KeyState::PendingDeletion {
         return Err(KmsError::new(KmsCode::PendingDeletion, "the key is pending deletion"));
     }
@@ -342,6 +352,12 @@ pub fn check_new_version(
         return Err(KmsError::new(
             state_of(rec).refusal().unwrap_or(KmsCode::StateModifiedFailed),
             "only an enabled key gets new versions",
+        ));
+    }
+    if !rec.material_digest.is_empty() {
+        return Err(KmsError::new(
+            KmsCode::UnsupportedOperation,
+            "a key with imported material gets no new versions: the token cannot make its material",
         ));
     }
     let spec = spec_of_record(rec);
@@ -475,6 +491,20 @@ mod tests {
         assert!(check_new_version(&r, &one, 1000 + 7 * DAY, true).is_ok());
         let many: Vec<_> = (0..50).map(|i| (format!("v{i}"), i)).collect();
         assert_eq!(check_new_version(&r, &many, 1 << 40, true).unwrap_err().code, KmsCode::LimitExceeded);
+    }
+
+    #[test]
+    fn keys_with_imported_material_neither_rotate_nor_get_versions() {
+        let mut r = rec(KeySpec::Aes256);
+        r.state = KeyState::PendingImport.name().into();
+        assert_eq!(set_rotation(&mut r, 30 * DAY, 1000).unwrap_err().code, KmsCode::UnsupportedOperation);
+        r.state = KeyState::Enabled.name().into();
+        r.material_digest = vec![1; 32];
+        assert_eq!(set_rotation(&mut r, 30 * DAY, 1000).unwrap_err().code, KmsCode::UnsupportedOperation);
+        assert!(set_rotation(&mut r, 0, 1000).is_ok(), "turning rotation off is always allowed");
+        let one = vec![("v1".to_string(), 1000)];
+        let e = check_new_version(&r, &one, 1000 + 30 * DAY, true).unwrap_err();
+        assert_eq!(e.code, KmsCode::UnsupportedOperation);
     }
 
     #[test]

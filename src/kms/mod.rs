@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod clock;
 pub mod envelope;
+pub mod import;
 pub mod managed;
 pub mod names;
 pub mod rate_limit;
@@ -200,6 +201,13 @@ pub enum KmsCode {
     Throttling,
     UnsupportedOperation,
     InternalFailure,
+    /// An import token that is unknown or was issued for another key.
+    InvalidImportToken,
+    ExpiredImportToken,
+    /// Key material that is not what the key's spec takes (length, key type, curve, size).
+    InvalidKeyMaterial,
+    /// A re-import of material other than what the key had.
+    IncorrectKeyMaterial,
 }
 
 impl KmsCode {
@@ -220,6 +228,10 @@ impl KmsCode {
             KmsCode::Throttling => "Rejected.Throttling",
             KmsCode::UnsupportedOperation => "UnsupportedOperation",
             KmsCode::InternalFailure => "InternalFailure",
+            KmsCode::InvalidImportToken => "Forbidden.ImportTokenInvalid",
+            KmsCode::ExpiredImportToken => "Rejected.ImportTokenExpired",
+            KmsCode::InvalidKeyMaterial => "InvalidParameter.KeyMaterial",
+            KmsCode::IncorrectKeyMaterial => "Rejected.IncorrectKeyMaterial",
         }
     }
 
@@ -242,6 +254,11 @@ impl KmsCode {
             // rotation interval on an asymmetric key), not a missing function: a caller that
             // saw CKR_FUNCTION_NOT_SUPPORTED from C_GenerateKeyPair would stop trying it.
             KmsCode::UnsupportedOperation => Error::AttributeValueInvalid,
+            // Through C_UnwrapKey the import token is the unwrapping key, and the material the
+            // wrapped key.
+            KmsCode::InvalidImportToken => Error::UnwrappingKeyHandleInvalid,
+            KmsCode::ExpiredImportToken => Error::KeyFunctionNotPermitted,
+            KmsCode::InvalidKeyMaterial | KmsCode::IncorrectKeyMaterial => Error::WrappedKeyInvalid,
         }
     }
 }

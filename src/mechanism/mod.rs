@@ -487,6 +487,20 @@ pub fn generate_key(mech: &Mechanism, template: &Template) -> Result<Generated> 
     }
 }
 
+/// The key type a generation mechanism makes, without making a key: what an EXTERNAL key,
+/// whose material comes later, is created with.
+pub fn generated_key_type(mech: CK_MECHANISM_TYPE, public: &Template) -> Result<CK_KEY_TYPE> {
+    Ok(match mech {
+        CKM_AES_KEY_GEN => CKK_AES,
+        crate::vendor::CKM_SM4_KEY_GEN => CKK_SM4,
+        crate::vendor::CKM_SM2_KEY_PAIR_GEN => CKK_SM2,
+        CKM_RSA_PKCS_KEY_PAIR_GEN => CKK_RSA,
+        CKM_EC_KEY_PAIR_GEN if public.get(CKA_EC_PARAMS).is_some_and(sm2::is_sm2_params) => CKK_SM2,
+        CKM_EC_KEY_PAIR_GEN => CKK_EC,
+        _ => return Err(Error::MechanismInvalid),
+    })
+}
+
 /// Generates a key pair from the caller's two templates.
 pub fn generate_key_pair(mech: &Mechanism, public: &Template, private: &Template) -> Result<GeneratedPair> {
     match require(mech, CKF_GENERATE_KEY_PAIR)? {
@@ -549,6 +563,32 @@ pub fn private_key_from_pkcs8(key_type: CK_KEY_TYPE, der: &[u8]) -> Result<Attri
         CKK_EC => ec::from_pkcs8(der),
         _ => Err(Error::TemplateInconsistent),
     }
+}
+
+/// The attributes of the public half of a private key's material (what its public key object
+/// holds; `import` completes them).
+pub fn public_from_private(key_type: CK_KEY_TYPE, private: &Attributes) -> Result<Attributes> {
+    use der::Decode;
+    let mut out = Attributes::new();
+    let copy = |out: &mut Attributes, ty| -> Result<()> {
+        out.set(ty, private.get(ty).ok_or(Error::TemplateIncomplete)?.to_vec());
+        Ok(())
+    };
+    match key_type {
+        CKK_RSA => {
+            copy(&mut out, CKA_MODULUS)?;
+            copy(&mut out, CKA_PUBLIC_EXPONENT)?;
+        }
+        kt if is_ec_key_type(kt) => {
+            copy(&mut out, CKA_EC_PARAMS)?;
+            let spki = private.get(CKA_PUBLIC_KEY_INFO).ok_or(Error::TemplateIncomplete)?;
+            let info = spki::SubjectPublicKeyInfoRef::from_der(spki).map_err(|_| Error::GeneralError)?;
+            let point = info.subject_public_key.as_bytes().ok_or(Error::GeneralError)?;
+            out.set(CKA_EC_POINT, point.to_vec());
+        }
+        _ => return Err(Error::TemplateInconsistent),
+    }
+    Ok(out)
 }
 
 /// Key types that carry `CKA_EC_PARAMS` / `CKA_EC_POINT`.

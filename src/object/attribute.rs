@@ -101,12 +101,17 @@ fn kms_kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_KMS_TAGS
         | CKA_KMS_ALIASES
         | CKA_KMS_DESCRIPTION
-        | CKA_KMS_PROTECTION_LEVEL => Bytes,
+        | CKA_KMS_PROTECTION_LEVEL
+        | CKA_KMS_IMPORT_KEY_ID
+        | CKA_KMS_IMPORT_TOKEN
+        | CKA_KMS_WRAPPING_ALGORITHM => Bytes,
         CKA_KMS_ROTATION_INTERVAL
         | CKA_KMS_NEXT_ROTATION
         | CKA_KMS_DELETION_DATE
         | CKA_KMS_CREATION_DATE
-        | CKA_KMS_LAST_ROTATION => Ulong,
+        | CKA_KMS_LAST_ROTATION
+        | CKA_KMS_MATERIAL_EXPIRY
+        | CKA_KMS_IMPORT_EXPIRY => Ulong,
         CKA_KMS_DELETION_PROTECTION | CKA_KMS_IS_VERSION => Bool,
         _ => return None,
     })

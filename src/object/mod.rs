@@ -8,8 +8,8 @@ use crate::error::{Error, Result};
 use crate::kms::KeyState;
 use crate::mechanism::{LoadedKey, Versions};
 use crate::vendor::{
-    CKA_KMS_IS_VERSION, CKA_KMS_KEY_ID, CKA_KMS_KEY_STATE, CKA_KMS_KEY_VERSION_ID, CKA_KMS_NEXT_ROTATION,
-    CKA_KMS_PRIMARY_VERSION_ID,
+    CKA_KMS_IS_VERSION, CKA_KMS_KEY_ID, CKA_KMS_KEY_STATE, CKA_KMS_KEY_VERSION_ID, CKA_KMS_MATERIAL_EXPIRY,
+    CKA_KMS_NEXT_ROTATION, CKA_KMS_PRIMARY_VERSION_ID,
 };
 use attribute::Attributes;
 use cryptoki_sys::*;
@@ -58,6 +58,8 @@ pub struct Managed {
     pub state: KeyState,
     /// Unix seconds; 0 = none.
     pub next_rotation: u64,
+    /// When imported material is erased, Unix seconds; 0 = never.
+    pub material_expiry: u64,
 }
 
 impl Managed {
@@ -75,6 +77,7 @@ impl Managed {
             // An unreadable state refuses use rather than allowing it.
             state: state.unwrap_or(KeyState::Disabled),
             next_rotation: attrs.ulong(CKA_KMS_NEXT_ROTATION).unwrap_or(0),
+            material_expiry: attrs.ulong(CKA_KMS_MATERIAL_EXPIRY).unwrap_or(0),
         })
     }
 }

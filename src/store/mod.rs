@@ -70,6 +70,9 @@ pub struct KmsKeyRecord {
     pub deletion_protection_description: String,
     /// When imported material expires (BYOK), Unix seconds; 0 = never.
     pub material_expiry: u64,
+    /// A keyed digest of the first material imported (BYOK): a later import must match it, and
+    /// the material itself is never stored twice. Empty until then.
+    pub material_digest: Vec<u8>,
 }
 
 /// Resource counts of a token, for quotas.
@@ -102,6 +105,8 @@ pub trait Tx {
     /// Removes a managed key's metadata, versions and aliases.
     fn delete_kms_key(&mut self, key_id: &str) -> StoreResult<()>;
     fn add_version(&mut self, key_id: &str, version_id: &str, created: u64) -> StoreResult<()>;
+    /// Forgets every version of a key (its imported material expired).
+    fn delete_versions(&mut self, key_id: &str) -> StoreResult<()>;
     /// A key's versions, oldest first: (version id, created).
     fn versions(&mut self, key_id: &str) -> StoreResult<Vec<(String, u64)>>;
     /// The key an alias names.

@@ -92,6 +92,8 @@ const MIGRATIONS: &[&str] = &[
         mac BLOB NOT NULL,
         file_len INTEGER NOT NULL
     );",
+    // 3 → 4: what BYOK re-imports are checked against.
+    "ALTER TABLE kms_keys ADD COLUMN material_digest BLOB NOT NULL DEFAULT x'';",
 ];
 
 /// How long a writer waits for another process's write before the call fails.
@@ -208,7 +210,7 @@ fn object_from_row(uid: &str, r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectR
 
 const KMS_COLUMNS: &str = "key_id, spec, usage, origin, state, description, tags, created, creator, \
      primary_version, rotation_interval, next_rotation, last_rotation, deletion_date, deletion_protection, \
-     deletion_protection_description, material_expiry";
+     deletion_protection_description, material_expiry, material_digest";
 
 fn kms_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KmsKeyRecord> {
     let n = |i: usize| r.get::<_, i64>(i).map(|v| v as u64);
@@ -230,6 +232,7 @@ fn kms_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KmsKeyRecord> {
         deletion_protection: r.get(14)?,
         deletion_protection_description: r.get(15)?,
         material_expiry: n(16)?,
+        material_digest: r.get(17)?,
     })
 }
 
@@ -329,7 +332,7 @@ impl Tx for SqliteTx<'_> {
     fn put_kms_key(&mut self, k: &KmsKeyRecord) -> StoreResult<()> {
         let sql = format!(
             "INSERT OR REPLACE INTO kms_keys ({KMS_COLUMNS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
         );
         self.tx.prepare_cached(&sql)?.execute(params![
             k.key_id,
@@ -349,6 +352,7 @@ impl Tx for SqliteTx<'_> {
             k.deletion_protection,
             k.deletion_protection_description,
             k.material_expiry as i64,
+            k.material_digest,
         ])?;
         Ok(())
     }
@@ -368,6 +372,11 @@ impl Tx for SqliteTx<'_> {
         self.tx
             .prepare_cached("INSERT INTO kms_versions (version_id, key_id, created) VALUES (?1, ?2, ?3)")?
             .execute(params![version_id, key_id, created as i64])?;
+        Ok(())
+    }
+
+    fn delete_versions(&mut self, key_id: &str) -> StoreResult<()> {
+        self.tx.prepare_cached("DELETE FROM kms_versions WHERE key_id = ?1")?.execute(params![key_id])?;
         Ok(())
     }
 

@@ -7,10 +7,11 @@ use super::session::Out;
 use super::slot::{Token, Who};
 use crate::error::{Error, Result};
 use crate::kms::envelope::{self, blob_from_text, blob_to_text};
+use crate::kms::import::{WrappingAlgorithm, WrappingSpec};
 use crate::kms::managed;
 use crate::kms::names::{self, Tags};
 use crate::kms::rate_limit::Group;
-use crate::kms::{KeySpec, KeyUsage, KmsCode, KmsError};
+use crate::kms::{KeySpec, KeyUsage, KmsCode, KmsError, Origin};
 use crate::mechanism::{Mechanism, Param};
 use crate::object::attribute::{Template, bool_bytes, ulong_bytes};
 use crate::store::KmsKeyRecord;
@@ -43,6 +44,8 @@ pub struct KeyMetadata {
     pub last_rotation_date: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delete_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub material_expire_time: Option<String>,
     pub deletion_protection: &'static str,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub deletion_protection_description: String,
@@ -123,6 +126,19 @@ pub struct NewKey {
     pub tags: Option<Tags>,
     pub deletion_protection: bool,
     pub label: String,
+    /// `EXTERNAL`: the key starts in `PendingImport` and waits for its material.
+    pub origin: Origin,
+}
+
+/// GetParametersForImport's answer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImportParameters {
+    pub key_id: String,
+    pub import_token: String,
+    /// The wrapping public key: DER `SubjectPublicKeyInfo` in Base64.
+    pub public_key: String,
+    pub token_expire_time: String,
 }
 
 /// Unix seconds as the API shows times (`2026-11-29T03:40:35Z`).
@@ -155,6 +171,7 @@ fn metadata(rec: &KmsKeyRecord, aliases: Vec<String>) -> KeyMetadata {
         next_rotation_date: when(rec.next_rotation),
         last_rotation_date: when(rec.last_rotation),
         delete_date: when(rec.deletion_date),
+        material_expire_time: when(rec.material_expiry),
         deletion_protection: enabled(rec.deletion_protection),
         deletion_protection_description: rec.deletion_protection_description.clone(),
         protection_level: "SOFTWARE",
@@ -198,6 +215,9 @@ fn key_templates(k: &NewKey) -> Result<(CK_MECHANISM_TYPE, Template, Template)> 
     }
     if k.deletion_protection {
         kms.push(CKA_KMS_DELETION_PROTECTION, bool_bytes(true));
+    }
+    if k.origin == Origin::External {
+        kms.push(CKA_KMS_ORIGIN, Origin::External.name().as_bytes().to_vec());
     }
     let with_kms = |mut t: Template| {
         t.0.extend(kms.0.iter().cloned());
@@ -312,6 +332,12 @@ impl ActionResult for Opened {
     }
 }
 
+impl ActionResult for ImportParameters {
+    fn key_id(&self) -> Option<&str> {
+        Some(&self.key_id)
+    }
+}
+
 impl ActionResult for Vec<KeyMetadata> {}
 impl ActionResult for Vec<Alias> {}
 impl ActionResult for Quotas {}
@@ -372,6 +398,67 @@ impl Library {
                 self.generate_key_pair(h, &Mechanism::new(mech), &first, &second)?.1
             };
             let key_id = token.object(handle)?.key_id().ok_or(Error::GeneralError)?.to_string();
+            self.describe(&token, &key_id)
+        })
+    }
+
+    /// GetParametersForImport: a wrapping public key and an import token, valid 24 hours, for
+    /// the material of an EXTERNAL key.
+    pub fn get_parameters_for_import(
+        &self,
+        h: CK_SESSION_HANDLE,
+        key: &str,
+        wrapping_key_spec: &str,
+        wrapping_algorithm: &str,
+    ) -> Result<ImportParameters> {
+        self.action(h, "GetParametersForImport", Some(key), || {
+            self.throttle(Group::Write)?;
+            let spec = WrappingSpec::parse(wrapping_key_spec)?;
+            let algorithm = WrappingAlgorithm::parse(wrapping_algorithm)?;
+            if algorithm.spec() != spec {
+                return Err(KmsError::new(
+                    KmsCode::InvalidParameter,
+                    format!("{wrapping_algorithm} needs WrappingKeySpec {}", algorithm.spec().name()),
+                )
+                .into());
+            }
+            let key_id = self.resolve_key(h, key)?;
+            self.admin_token(h)?;
+            let p = self.issue_import_parameters(&*self.session(h)?, &key_id, algorithm)?;
+            Ok(ImportParameters {
+                key_id: p.key_id,
+                import_token: p.import_token,
+                public_key: Base64::encode_string(&p.public_key),
+                token_expire_time: iso_time(p.expires),
+            })
+        })
+    }
+
+    /// ImportKeyMaterial: `encrypted` is the material encrypted under the wrapping public key of
+    /// `import_token` with the algorithm it was issued for; `expire` (Unix seconds, 0 = never)
+    /// is when the material is erased again.
+    pub fn import_key_material(
+        &self,
+        h: CK_SESSION_HANDLE,
+        key: &str,
+        encrypted: &[u8],
+        import_token: &str,
+        expire: u64,
+    ) -> Result<KeyMetadata> {
+        self.action(h, "ImportKeyMaterial", Some(key), || {
+            self.throttle(Group::Write)?;
+            let key_id = self.resolve_key(h, key)?;
+            let token = self.admin_token(h)?;
+            let session = self.session(h)?;
+            let wrapping = self.import_wrapping_key(&session, import_token, &key_id)?;
+            let name = wrapping.text(CKA_KMS_WRAPPING_ALGORITHM).unwrap_or_default();
+            let algorithm = WrappingAlgorithm::parse(name)?;
+            // SM2 ciphertexts come as GM/T 0009 DER (OpenSSL's) or as C1‖C3‖C2.
+            let mech = match (algorithm, encrypted.first()) {
+                (WrappingAlgorithm::Sm2Pke, Some(0x04)) => Mechanism::new(CKM_SM2_RAW),
+                _ => algorithm.mechanism(),
+            };
+            self.import_wrapped(&session, &wrapping, &mech, encrypted, &key_id, expire)?;
             self.describe(&token, &key_id)
         })
     }
@@ -485,7 +572,9 @@ impl Library {
 
     pub fn cancel_key_deletion(&self, h: CK_SESSION_HANDLE, key: &str) -> Result<KeyMetadata> {
         self.action(h, "CancelKeyDeletion", Some(key), || {
-            self.change_key(h, key, &mut |rec, _| managed::cancel_deletion(rec, true))
+            self.change_key(h, key, &mut |rec, _| {
+                managed::cancel_deletion(rec, !rec.primary_version.is_empty())
+            })
         })
     }
 

@@ -13,7 +13,7 @@ use crate::mechanism::{self, Cipher, LoadedKey, Mechanism};
 use crate::object::Object;
 use crate::object::attribute::{Attributes, Template, decode_ulong};
 use crate::object::rules::{self, Origin};
-use crate::vendor::CKM_KMS_ENVELOPE;
+use crate::vendor::{CKA_KMS_IMPORT_TOKEN, CKA_KMS_KEY_ID, CKM_KMS_ENVELOPE};
 use cryptoki_sys::*;
 use std::sync::Arc;
 
@@ -555,6 +555,11 @@ impl Library {
             return Err(Error::TemplateInconsistent);
         }
         self.check_template_writable(s, template, true)?;
+        let mut template = template.clone();
+        if super::import::take_origin(&mut [&mut template])? == KmsOrigin::External {
+            return Ok(self.create_external(s, mech, &[(CKO_SECRET_KEY, &template)])?[0]);
+        }
+        let template = &template;
         let generated = mechanism::generate_key(mech, template)?;
         expect_class_and_type(template, CKO_SECRET_KEY, Some(generated.key_type))?;
         let mut attrs = rules::new_object(
@@ -599,6 +604,13 @@ impl Library {
         expect_class_and_type(private, CKO_PRIVATE_KEY, None)?;
         self.check_template_writable(s, public, false)?;
         self.check_template_writable(s, private, true)?;
+        let (mut public, mut private) = (public.clone(), private.clone());
+        if super::import::take_origin(&mut [&mut public, &mut private])? == KmsOrigin::External {
+            let handles =
+                self.create_external(s, mech, &[(CKO_PUBLIC_KEY, &public), (CKO_PRIVATE_KEY, &private)])?;
+            return Ok((handles[0], handles[1]));
+        }
+        let (public, private) = (&public, &private);
         let pair = mechanism::generate_key_pair(mech, public, private)?;
         expect_class_and_type(public, CKO_PUBLIC_KEY, Some(pair.key_type))?;
         expect_class_and_type(private, CKO_PRIVATE_KEY, Some(pair.key_type))?;
@@ -610,6 +622,42 @@ impl Library {
         priv_attrs.extend(pair.private);
         let handles = self.add_objects(s, vec![pub_attrs, priv_attrs], KmsOrigin::Kms)?;
         Ok((handles[0], handles[1]))
+    }
+
+    /// An EXTERNAL key (`CKA_KMS_ORIGIN` in the template): its objects as the templates
+    /// describe them, with no material until it is imported.
+    fn create_external(
+        &self,
+        s: &Session,
+        mech: &Mechanism,
+        templates: &[(CK_OBJECT_CLASS, &Template)],
+    ) -> Result<Vec<CK_OBJECT_HANDLE>> {
+        let kt = mechanism::generated_key_type(mech.ty, templates[0].1)?;
+        let mut sets = Vec::with_capacity(templates.len());
+        for (class, template) in templates {
+            if !template.get_bool(CKA_TOKEN)?.unwrap_or(false) {
+                log::warn!("an EXTERNAL key is a managed key: its templates need CKA_TOKEN = true");
+                return Err(Error::TemplateInconsistent);
+            }
+            // The sizes a generation would take from the template describe the material to come.
+            let sizes = [CKA_VALUE_LEN, CKA_MODULUS_BITS, CKA_PUBLIC_EXPONENT];
+            let mut stripped = (*template).clone();
+            for ty in sizes {
+                stripped = stripped.without(ty);
+            }
+            let mut attrs = rules::new_object(&stripped, *class, Some(kt), Origin::Created, self.so(s))?;
+            for ty in [CKA_VALUE_LEN, CKA_MODULUS_BITS] {
+                if let Some(v) = template.get(ty) {
+                    attrs.set(ty, v.to_vec());
+                }
+            }
+            sets.push(attrs);
+        }
+        for a in &sets {
+            self.check_writable(s, true, a.flag(CKA_PRIVATE))?;
+        }
+        self.throttle(crate::kms::rate_limit::Group::Create)?;
+        s.token.create_managed_as(sets, s.handle, KmsOrigin::External, true)
     }
 
     /// The bytes `C_WrapKey` wraps: a secret key's value or a private key's PKCS#8 encoding.
@@ -716,6 +764,16 @@ impl Library {
     ) -> Result<CK_OBJECT_HANDLE> {
         self.check_mechanism(s, mech.ty)?;
         template.validate()?;
+        // An import wrapping key (GetParametersForImport) unwraps only into the key it was
+        // issued for: that is ImportKeyMaterial.
+        if let Ok(wrapping) = self.visible_object(s, unwrapping)
+            && wrapping.attrs().contains(CKA_KMS_IMPORT_TOKEN)
+        {
+            call.event = "ImportKeyMaterial";
+            call.key_id =
+                template.get(CKA_KMS_KEY_ID).and_then(|v| std::str::from_utf8(v).ok()).map(Arc::from);
+            return self.import_by_unwrap(s, mech, &wrapping, wrapped, template);
+        }
         let class = template.get_ulong(CKA_CLASS)?.ok_or(Error::TemplateIncomplete)?;
         let kt = template.get_ulong(CKA_KEY_TYPE)?.ok_or(Error::TemplateIncomplete)?;
         super::objects::check_key_class(class, kt)?;

@@ -192,9 +192,21 @@ impl Token {
     /// handles of the key objects, in the order of `sets`.
     pub fn create_managed(
         &self,
+        sets: Vec<Attributes>,
+        owner: CK_SESSION_HANDLE,
+        origin: Origin,
+    ) -> Result<Vec<CK_OBJECT_HANDLE>> {
+        self.create_managed_as(sets, owner, origin, false)
+    }
+
+    /// [`Token::create_managed`]; a `pending` key (EXTERNAL, its material still to be
+    /// imported) gets its key objects only, no version, and starts in `PendingImport`.
+    pub(crate) fn create_managed_as(
+        &self,
         mut sets: Vec<Attributes>,
         owner: CK_SESSION_HANDLE,
         origin: Origin,
+        pending: bool,
     ) -> Result<Vec<CK_OBJECT_HANDLE>> {
         let options = CreationOptions::take(&mut sets)?;
         let main = sets
@@ -221,18 +233,32 @@ impl Token {
             deletion_protection: options.deletion_protection,
             creator: String::new(),
         };
-        let rec = managed::new_record(&opts)?;
+        let mut rec = managed::new_record(&opts)?;
+        if pending {
+            crate::kms::import::check_external_spec(spec)?;
+            if options.rotation_interval != 0 {
+                return Err(KmsError::new(
+                    KmsCode::UnsupportedOperation,
+                    "keys with imported material do not rotate automatically",
+                )
+                .into());
+            }
+            rec.state = KeyState::PendingImport.name().to_string();
+            rec.primary_version = String::new();
+        }
         let mut all = Vec::with_capacity(sets.len() * 2);
         let mut keys = Vec::with_capacity(sets.len());
         for set in &sets {
-            let (mut key, version) = managed::split_roles(set, &rec, &opts.version_id, now);
+            let (mut key, version) = managed::split_roles(set, &rec, &rec.primary_version, now);
             // CKA_ID names the key when the caller gave none.
             if key.get(CKA_ID).is_none_or(|id| id.is_empty()) {
                 key.set(CKA_ID, rec.key_id.clone().into_bytes());
             }
             keys.push(all.len());
             all.push(key);
-            all.push(version);
+            if !pending {
+                all.push(version);
+            }
         }
         let quota = self.kms.quota.clone();
         let handles = self.add_objects_with(all, owner, &mut |tx| {
@@ -243,7 +269,7 @@ impl Token {
                     format!("the token holds {} keys, its quota", quota.keys),
                 )));
             }
-            if counts.versions + 1 > quota.key_versions {
+            if !pending && counts.versions + 1 > quota.key_versions {
                 return Err(refuse(KmsError::new(
                     KmsCode::LimitExceeded,
                     "the token's key version quota is used up",
@@ -256,7 +282,9 @@ impl Token {
                 )));
             }
             tx.put_kms_key(&rec)?;
-            tx.add_version(&rec.key_id, &opts.version_id, now)?;
+            if !pending {
+                tx.add_version(&rec.key_id, &opts.version_id, now)?;
+            }
             for alias in &options.aliases {
                 if tx.alias_target(alias)?.is_some() {
                     return Err(refuse(KmsError::new(
@@ -295,7 +323,7 @@ impl Token {
 
     /// Rewrites the metadata attributes of every object of a key from its record; with
     /// `primary`, the key objects also take the primary version's public attributes.
-    fn rewrite_key_objects(
+    pub(super) fn rewrite_key_objects(
         &self,
         tx: &mut dyn Tx,
         rec: &KmsKeyRecord,
@@ -310,6 +338,7 @@ impl Token {
                     if is_version {
                         attrs.set(CKA_KMS_KEY_STATE, rec.state.clone().into_bytes());
                         attrs.set(CKA_KMS_PRIMARY_VERSION_ID, rec.primary_version.clone().into_bytes());
+                        attrs.set_ulong(CKA_KMS_MATERIAL_EXPIRY, rec.material_expiry as CK_ULONG);
                     } else {
                         attrs.extend(managed::key_object_attrs(rec));
                         if let Some((_, from)) = primary.and_then(|p| p.iter().find(|(c, _)| *c == class)) {
@@ -427,6 +456,7 @@ impl Token {
             tx.delete_kms_key(key_id)
         })?;
         self.forget(&gone);
+        self.purge_wrapping_pairs(key_id, u64::MAX)?;
         log::info!("managed key {key_id} deleted");
         Ok(())
     }
@@ -448,6 +478,8 @@ impl Token {
             };
             if managed::state_of(&rec) == KeyState::PendingDeletion && rec.deletion_date <= now {
                 self.purge(&key_id)?;
+            } else if rec.material_expiry != 0 && rec.material_expiry <= now {
+                self.expire_material(&key_id)?;
             } else if managed::rotation_due(&rec, now) && self.master_key().is_some() {
                 self.rotate(&key_id, false)?;
             }
@@ -589,6 +621,12 @@ impl Token {
                 Ok(_) | Err(Error::UserNotLoggedIn) => {}
                 Err(e) => log::warn!("managed key {key_id}: automatic rotation deferred: {e:?}"),
             }
+            obj = self.object(obj.handle)?;
+        }
+        let expiry = obj.managed().map_or(0, |m| m.material_expiry);
+        if expiry != 0 && expiry <= self.kms.clock.now() {
+            let key_id = obj.key_id().unwrap_or_default().to_string();
+            self.expire_material(&key_id)?;
             obj = self.object(obj.handle)?;
         }
         let state = obj.managed().map_or(KeyState::Enabled, |m| m.state);

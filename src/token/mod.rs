@@ -6,6 +6,7 @@ pub mod admin;
 pub mod audit;
 pub mod cache;
 mod crypto;
+mod import;
 mod kms;
 mod objects;
 pub use objects::AttrValue;
@@ -65,6 +66,7 @@ impl Library {
                 clock: crate::kms::clock::Clock::from_file(config.kms.clock_file.clone()),
                 quota: config.quota.clone(),
                 destroy: config.kms.destroy,
+                plaintext_import: config.policy.plaintext_import,
             };
             let mut token =
                 Token::new(slot as CK_SLOT_ID, tc.clone(), config.pin.clone(), kms, store, handles.clone())?;

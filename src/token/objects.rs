@@ -96,6 +96,12 @@ impl Library {
             CKO_DATA | CKO_CERTIFICATE => None,
             _ => return Err(Error::AttributeValueInvalid),
         };
+        if matches!(class, CKO_SECRET_KEY | CKO_PRIVATE_KEY) && !session.token.kms.plaintext_import {
+            log::warn!(
+                "C_CreateObject of key material refused: [policy] plaintext_import = false allows wrapped import only (C_UnwrapKey, kmsctl import-key-material)"
+            );
+            return Err(Error::TemplateInconsistent);
+        }
         let so = session.token.who() == Who::So;
         let mut attrs = rules::new_object(template, class, key_type, Origin::Created, so)?;
         if let Some(kt) = key_type {

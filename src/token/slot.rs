@@ -56,6 +56,8 @@ pub struct KmsSettings {
     pub clock: crate::kms::clock::Clock,
     pub quota: crate::config::QuotaConfig,
     pub destroy: crate::config::DestroyPolicy,
+    /// `[policy] plaintext_import`.
+    pub plaintext_import: bool,
 }
 
 pub struct Token {
