@@ -512,6 +512,28 @@ fn sm4_material_arrives_under_sm2() {
     std::fs::write(d.join("zero"), [0u8; 16]).unwrap();
     let key_hex = hex(&std::fs::read(d.join("sm4.bin")).unwrap());
     assert_eq!(openssl(d, &["enc", "-sm4-ecb", "-nopad", "-K", &key_hex, "-in", "zero"]), block);
+
+    // A PKCS#11 application does the same with C_Encrypt (CKM_SM2_RAW, C1‖C3‖C2) under the
+    // visible wrapping public key and C_UnwrapKey with its private half.
+    let key_id = new_external(t, "Aliyun_SM4");
+    let (import_token, _) = parameters(t, &key_id, d, "EC_SM2", "SM2PKE");
+    let find = |class| {
+        s.find_objects(&[Attribute::Class(class), vendor(CKA_KMS_IMPORT_TOKEN, import_token.as_bytes())])
+            .unwrap()[0]
+    };
+    let sm2_raw =
+        Mechanism::VendorDefined(cryptoki::mechanism::vendor_defined::VendorDefinedMechanism::new::<()>(
+            cryptoki::mechanism::MechanismType::new_vendor_defined(CKM_SM2_RAW).unwrap(),
+            None,
+        ));
+    let material = [0x5au8; 16];
+    let wrapped = s.encrypt(&sm2_raw, find(ObjectClass::PUBLIC_KEY), &material).unwrap();
+    assert_eq!(wrapped[0], 0x04, "C1 is an uncompressed point");
+    let template = [vendor(CKA_KMS_KEY_ID, key_id.as_bytes()), Attribute::Class(ObjectClass::SECRET_KEY)];
+    let handle = s.unwrap_key(&sm2_raw, find(ObjectClass::PRIVATE_KEY), &wrapped, &template).unwrap();
+    assert_eq!(attr_text(&s, handle, CKA_KMS_KEY_STATE), "Enabled");
+    let block = s.encrypt(&sm4_ecb, handle, &[0u8; 16]).unwrap();
+    assert_eq!(openssl(d, &["enc", "-sm4-ecb", "-nopad", "-K", &hex(&material), "-in", "zero"]), block);
 }
 
 /// Material imported with an expiry is erased once the expiry passes: the key is back in
