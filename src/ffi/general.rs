@@ -93,7 +93,12 @@ pub unsafe extern "C" fn C_Initialize(init_args: *mut std::ffi::c_void) -> CK_RV
                 log::warn!("atexit failed: audit records queued at exit without C_Finalize may be lost");
             }
         });
-        let library = Library::new(config)?;
+        // C_Initialize may report only the codes of PKCS#11 §5.4; anything the tokens met
+        // has been logged with its cause.
+        let library = Library::new(config).map_err(|e| match e {
+            Error::HostMemory | Error::GeneralError | Error::FunctionFailed => e,
+            _ => Error::GeneralError,
+        })?;
         *state = Some(State { library: Arc::new(library), forks });
         log::info!("initialized");
         Ok(())

@@ -70,8 +70,21 @@ impl Library {
             };
             let mut token =
                 Token::new(slot as CK_SLOT_ID, tc.clone(), config.pin.clone(), kms, store, handles.clone())?;
+            // A token whose trail cannot start is closed (no call of it may go unrecorded);
+            // the other tokens carry on.
             if token.is_present() {
-                token.attach_audit(audit::start(&config.audit, tc)?);
+                match audit::start(&config.audit, tc) {
+                    Ok(log) => token.attach_audit(log),
+                    Err(e) => {
+                        log::error!(
+                            "token '{}': unavailable: its audit trail cannot start ({}), store {}",
+                            tc.label,
+                            e.name(),
+                            path.display()
+                        );
+                        token.close_store(Error::DeviceError);
+                    }
+                }
             }
             if token.is_present()
                 && let Err(e) = token.run_due()

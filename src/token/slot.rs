@@ -98,9 +98,20 @@ impl Token {
         store: std::result::Result<Box<dyn Store>, Error>,
         handles: Arc<AtomicU64>,
     ) -> Result<Token> {
-        let generation = match &store {
-            Ok(s) => s.token()?.generation,
-            Err(_) => 0,
+        // A store that opened but cannot be read is as unusable as one that did not open.
+        let (store, generation) = match store.and_then(|s| Ok((s.token()?.generation, s))) {
+            Ok((generation, s)) => (Ok(s), generation),
+            Err(e) => {
+                if e != Error::TokenNotPresent {
+                    log::error!(
+                        "token '{}': store {} unreadable: {}",
+                        config.label,
+                        config.store_path().display(),
+                        e.name()
+                    );
+                }
+                (Err(e), 0)
+            }
         };
         Ok(Token {
             slot_id,
@@ -129,6 +140,11 @@ impl Token {
     /// The store, or why it could not be opened.
     pub fn store(&self) -> Result<&dyn Store> {
         self.store.as_ref().map(|s| s.as_ref()).map_err(|e| *e)
+    }
+
+    /// Takes the store out of use: every call on the token fails with `why`.
+    pub(super) fn close_store(&mut self, why: Error) {
+        self.store = Err(why);
     }
 
     pub fn is_present(&self) -> bool {
