@@ -153,6 +153,7 @@ impl Token {
             .with(CKA_EXTRACTABLE, bool_bytes(false))
             .with(CKA_DECRYPT, bool_bytes(false))
             .with(CKA_SIGN, bool_bytes(false))
+            .with(CKA_DERIVE, bool_bytes(false))
             .with(CKA_UNWRAP, bool_bytes(true))
             .with(CKA_MODIFIABLE, bool_bytes(false))
             .with(CKA_COPYABLE, bool_bytes(false));
