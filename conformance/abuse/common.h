@@ -226,7 +226,7 @@ int list_has(const struct under_test *ut, const struct fn *f);
 struct call {
     const struct fn *f;
     arg_t a[MAX_ARGS];
-    void *blocks[48];
+    void *blocks[256];
     int n_blocks;
     CK_SESSION_HANDLE work; /* a fresh session, with the operation the function needs */
     int own_work;           /* `work` was opened for this call */
@@ -302,6 +302,22 @@ void order_reinitialize(void);
 /* Every function of a list with every bad argument (nulls.c); `initialized` says whether the
    library runs. */
 void sweep(const struct under_test *ut, int initialized);
+
+/* The mechanism matrix (mechs.c): every listed mechanism, every operation its info names,
+   every key, data of odd lengths, every bad parameter structure. */
+void mechanisms(void);
+/* One key of each type (keyset.c), made in session `s`; returns how many. */
+#define MAX_KEYS 16
+size_t make_keys(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *keys);
+/* Mechanism parameters (params.c), in the blocks of `c`: the valid one of a type, and bad
+   ones of the structure a type takes (and of none, for every type). */
+struct param {
+    const char *what;
+    void *p;
+    CK_ULONG len;
+};
+CK_MECHANISM valid_mech(struct call *c, CK_MECHANISM_TYPE t);
+size_t bad_params(struct call *c, CK_MECHANISM_TYPE t, struct param *out, size_t cap);
 
 /* Soak loop (soak.c). */
 int soak(long n);

@@ -170,6 +170,7 @@ int main(int argc, char **argv) {
     order_initialize();
     flow();
     order_operations();
+    mechanisms();
     for (size_t i = 0; i < n_lists; i++)
         sweep(&lists[i], 1);
     order_finalize();
