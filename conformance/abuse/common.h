@@ -306,6 +306,14 @@ void sweep(const struct under_test *ut, int initialized);
 /* The mechanism matrix (mechs.c): every listed mechanism, every operation its info names,
    every key, data of odd lengths, every bad parameter structure. */
 void mechanisms(void);
+/* Every attribute type with odd values in templates of every object class (attrs.c). */
+void templates(void);
+/* Key generation, unwrapping, wrapping and derivation with odd inputs (keygen.c, derive.c). */
+void key_management(void);
+void derive(CK_SESSION_HANDLE s, const CK_OBJECT_HANDLE *keys, size_t n_keys);
+/* One key of each type (keyset.c), in this order: AES-256, AES-128, generic secret, SM4,
+   EC private and public, RSA private and public, SM2 private and public, a token AES key. */
+enum { KEY_EC_PRIV = 4, KEY_SM2_PRIV = 8 };
 /* One key of each type (keyset.c), made in session `s`; returns how many. */
 #define MAX_KEYS 16
 size_t make_keys(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *keys);

@@ -171,6 +171,8 @@ int main(int argc, char **argv) {
     flow();
     order_operations();
     mechanisms();
+    templates();
+    key_management();
     for (size_t i = 0; i < n_lists; i++)
         sweep(&lists[i], 1);
     order_finalize();
