@@ -7,7 +7,8 @@
 #define OUT_BYTES 4096
 #define HANDLES 256
 
-void *call_block(struct call *c, const void *src, size_t n) {
+/* A heap block of `n` bytes, freed by call_close; its bytes are undefined until written. */
+void *call_undefined(struct call *c, size_t n) {
     if (c->n_blocks == (int)(sizeof(c->blocks) / sizeof(c->blocks[0]))) {
         fail(c->f->name, "set-up", "too many blocks");
         exit(1);
@@ -18,11 +19,16 @@ void *call_block(struct call *c, const void *src, size_t n) {
         perror("malloc");
         exit(1);
     }
+    c->blocks[c->n_blocks++] = b;
+    return b;
+}
+
+void *call_block(struct call *c, const void *src, size_t n) {
+    void *b = call_undefined(c, n);
     if (src)
         memcpy(b, src, n);
     else
         memset(b, 0xA5, n ? n : 1);
-    c->blocks[c->n_blocks++] = b;
     return b;
 }
 

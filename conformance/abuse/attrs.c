@@ -112,9 +112,10 @@ static CK_ATTRIBUTE *variant(struct call *c, size_t b, CK_ATTRIBUTE_TYPE type, s
 /* Reads every attribute type of an object: lengths, then values into exact buffers. */
 static void read_back(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h) {
     struct call c = {.f = &HOLDER};
-    CK_ATTRIBUTE *t = call_block(&c, NULL, N_TYPES * sizeof(CK_ATTRIBUTE));
+    /* The lengths a length query sets are left undefined: it must not read them. */
+    CK_ATTRIBUTE *t = call_undefined(&c, N_TYPES * sizeof(CK_ATTRIBUTE));
     for (size_t i = 0; i < N_TYPES; i++)
-        t[i] = (CK_ATTRIBUTE){TYPES[i], NULL, 0};
+        t[i].type = TYPES[i], t[i].pValue = NULL;
     seen("C_GetAttributeValue", F->C_GetAttributeValue(s, h, t, N_TYPES));
     for (size_t i = 0; i < N_TYPES; i++)
         if (t[i].ulValueLen != CK_UNAVAILABLE_INFORMATION && t[i].ulValueLen < 1 << 20)

@@ -239,6 +239,8 @@ void call_open(struct call *c, const struct fn *f, int live);
 void call_close(struct call *c, CK_RV rv);
 /* A heap copy of `n` bytes of `src` (or of a filler when `src` is NULL). */
 void *call_block(struct call *c, const void *src, size_t n);
+/* A heap block of `n` bytes never written, which valgrind reports when a branch reads it. */
+void *call_undefined(struct call *c, size_t n);
 
 /* --- The state the valid calls stand on (flow.c). --------------------------------------- */
 

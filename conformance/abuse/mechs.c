@@ -42,21 +42,23 @@ static void cancel(void) {
     P11->C_SessionCancel(S, ALL_OPS);
 }
 
-/* A single-part call: size query, then a buffer of exactly the length it gave. */
+/* A single-part call: size query (its length left undefined before: the query must not read
+   it), then a buffer of exactly the length it gave. */
 static void single(struct call *c, enum op o, const CK_BYTE *in, CK_ULONG n) {
-    CK_ULONG need = 0, len;
+    CK_ULONG *q = call_undefined(c, sizeof(CK_ULONG)), need, len;
     CK_RV rv;
     switch (o) {
     case OP_VERIFY:
         seen("C_Verify", F->C_Verify(S, (CK_BYTE *)in, n, (CK_BYTE *)in, n));
         return;
-    case OP_ENCRYPT: rv = seen("C_Encrypt", F->C_Encrypt(S, (CK_BYTE *)in, n, NULL, &need)); break;
-    case OP_DECRYPT: rv = seen("C_Decrypt", F->C_Decrypt(S, (CK_BYTE *)in, n, NULL, &need)); break;
-    case OP_SIGN: rv = seen("C_Sign", F->C_Sign(S, (CK_BYTE *)in, n, NULL, &need)); break;
-    default: rv = seen("C_Digest", F->C_Digest(S, (CK_BYTE *)in, n, NULL, &need)); break;
+    case OP_ENCRYPT: rv = seen("C_Encrypt", F->C_Encrypt(S, (CK_BYTE *)in, n, NULL, q)); break;
+    case OP_DECRYPT: rv = seen("C_Decrypt", F->C_Decrypt(S, (CK_BYTE *)in, n, NULL, q)); break;
+    case OP_SIGN: rv = seen("C_Sign", F->C_Sign(S, (CK_BYTE *)in, n, NULL, q)); break;
+    default: rv = seen("C_Digest", F->C_Digest(S, (CK_BYTE *)in, n, NULL, q)); break;
     }
-    if (rv != CKR_OK || need > 1 << 20)
+    if (rv != CKR_OK || *q > 1 << 20)
         return;
+    need = *q;
     CK_BYTE *out = call_block(c, NULL, need);
     len = need;
     switch (o) {
@@ -71,17 +73,18 @@ static void single(struct call *c, enum op o, const CK_BYTE *in, CK_ULONG n) {
 
 /* One part: size query, then a buffer of exactly that length. */
 static void part(struct call *c, enum op o, const CK_BYTE *in, CK_ULONG n) {
-    CK_ULONG need = 0;
+    CK_ULONG *q = call_undefined(c, sizeof(CK_ULONG)), need;
     CK_RV rv;
     switch (o) {
-    case OP_ENCRYPT: rv = seen("C_EncryptUpdate", F->C_EncryptUpdate(S, (CK_BYTE *)in, n, NULL, &need)); break;
-    case OP_DECRYPT: rv = seen("C_DecryptUpdate", F->C_DecryptUpdate(S, (CK_BYTE *)in, n, NULL, &need)); break;
+    case OP_ENCRYPT: rv = seen("C_EncryptUpdate", F->C_EncryptUpdate(S, (CK_BYTE *)in, n, NULL, q)); break;
+    case OP_DECRYPT: rv = seen("C_DecryptUpdate", F->C_DecryptUpdate(S, (CK_BYTE *)in, n, NULL, q)); break;
     case OP_SIGN: seen("C_SignUpdate", F->C_SignUpdate(S, (CK_BYTE *)in, n)); return;
     case OP_VERIFY: seen("C_VerifyUpdate", F->C_VerifyUpdate(S, (CK_BYTE *)in, n)); return;
     default: seen("C_DigestUpdate", F->C_DigestUpdate(S, (CK_BYTE *)in, n)); return;
     }
-    if (rv != CKR_OK || need > 1 << 20)
+    if (rv != CKR_OK || *q > 1 << 20)
         return;
+    need = *q;
     CK_BYTE *out = call_block(c, NULL, need);
     CK_ULONG len = need;
     if (o == OP_ENCRYPT)
@@ -91,17 +94,18 @@ static void part(struct call *c, enum op o, const CK_BYTE *in, CK_ULONG n) {
 }
 
 static void final(struct call *c, enum op o, const CK_BYTE *in, CK_ULONG n) {
-    CK_ULONG need = 0, len;
+    CK_ULONG *q = call_undefined(c, sizeof(CK_ULONG)), need, len;
     CK_RV rv;
     switch (o) {
     case OP_VERIFY: seen("C_VerifyFinal", F->C_VerifyFinal(S, (CK_BYTE *)in, n)); return;
-    case OP_ENCRYPT: rv = seen("C_EncryptFinal", F->C_EncryptFinal(S, NULL, &need)); break;
-    case OP_DECRYPT: rv = seen("C_DecryptFinal", F->C_DecryptFinal(S, NULL, &need)); break;
-    case OP_SIGN: rv = seen("C_SignFinal", F->C_SignFinal(S, NULL, &need)); break;
-    default: rv = seen("C_DigestFinal", F->C_DigestFinal(S, NULL, &need)); break;
+    case OP_ENCRYPT: rv = seen("C_EncryptFinal", F->C_EncryptFinal(S, NULL, q)); break;
+    case OP_DECRYPT: rv = seen("C_DecryptFinal", F->C_DecryptFinal(S, NULL, q)); break;
+    case OP_SIGN: rv = seen("C_SignFinal", F->C_SignFinal(S, NULL, q)); break;
+    default: rv = seen("C_DigestFinal", F->C_DigestFinal(S, NULL, q)); break;
     }
-    if (rv != CKR_OK || need > 1 << 20)
+    if (rv != CKR_OK || *q > 1 << 20)
         return;
+    need = *q;
     CK_BYTE *out = call_block(c, NULL, need);
     len = need;
     switch (o) {

@@ -126,7 +126,11 @@ static struct want apply(struct call *c, int p, int v, char *label, size_t cap) 
             return how(E_NOT_OK);
         }
         return how(E_SKIP);
-    case 'O': a[p] = 0, snprintf(label, cap, "NULL (size query)"); return how(E_QUERY);
+    case 'O':
+        /* A size query must not read the length it is about to set. */
+        a[p] = 0, a[p + 1] = (arg_t)call_undefined(c, sizeof(CK_ULONG));
+        snprintf(label, cap, "NULL (size query, *length undefined)");
+        return how(E_QUERY);
     case 'L':
         if (v == 0) {
             a[p] = 0, snprintf(label, cap, "NULL");
