@@ -278,6 +278,10 @@ struct io {
 /* Runs a step three times: size query, zero-length buffer, real buffer of `cap` bytes; the
    step's operation must stay active after the first two. Returns the output length. */
 CK_ULONG sized(const char *name, out_fn step, void *ctx, CK_BYTE *out, CK_ULONG cap);
+/* Overlapping input and output buffers (inplace.c). */
+void in_place(void);
+/* A fork with the library initialized (fork.c). */
+void fork_child(void);
 /* The object part of the flow (objects.c): find, attributes, wrap and unwrap, derive,
    destroy, and the lists with the size-query convention. */
 void flow_objects(CK_SESSION_HANDLE s);

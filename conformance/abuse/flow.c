@@ -193,4 +193,6 @@ void flow(void) {
     digest_and_random(s);
     flow_objects(s);
     CHECK("C_CloseSession", "flow session", P11->v2.C_CloseSession(s), CKR_OK);
+    in_place();
+    fork_child();
 }
