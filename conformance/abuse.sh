@@ -21,7 +21,7 @@ conf_setup "$1"
 
 step "compile conformance/abuse"
 run cc -Wall -Wextra -Werror -O1 -g -I"$(dirname "$(dirname "$P11_HEADER")")" -I"$HERE/../include" \
-    -I"$HERE/abuse" "$HERE"/abuse/*.c -o "$WORK/abuse" -ldl
+    -I"$HERE/abuse" "$HERE"/abuse/*.c -o "$WORK/abuse" -ldl -pthread
 
 step "every function of every list, bad arguments, wrong orders, a correct flow: under valgrind"
 start=$SECONDS

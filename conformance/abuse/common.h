@@ -317,6 +317,8 @@ void templates(void);
 /* Key generation, unwrapping, wrapping and derivation with odd inputs (keygen.c, derive.c). */
 void key_management(void);
 void derive(CK_SESSION_HANDLE s, const CK_OBJECT_HANDLE *keys, size_t n_keys);
+/* Threads racing over sessions, logins and C_Finalize (threads.c). */
+void threads(void);
 /* One key of each type (keyset.c), in this order: AES-256, AES-128, generic secret, SM4,
    EC private and public, RSA private and public, SM2 private and public, a token AES key. */
 enum { KEY_EC_PRIV = 4, KEY_SM2_PRIV = 8 };

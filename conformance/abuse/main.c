@@ -10,6 +10,7 @@
  * KMS_PKCS11_HOME); the token's PINs are those of conformance/lib.sh.
  */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdarg.h>
 
 #include "common.h"
@@ -66,16 +67,21 @@ const char *rv_name(CK_RV rv) {
     return b;
 }
 
+/* Failures may come from several threads at once (threads.c). */
+static pthread_mutex_t FAIL_LOCK = PTHREAD_MUTEX_INITIALIZER;
+
 void fail(const char *fn, const char *what, const char *fmt, ...) {
-    if (++FAILURES > MAX_PRINTED)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL: %s %s: ", fn, what);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    fflush(stdout);
+    pthread_mutex_lock(&FAIL_LOCK);
+    if (++FAILURES <= MAX_PRINTED) {
+        va_list ap;
+        va_start(ap, fmt);
+        printf("FAIL: %s %s: ", fn, what);
+        vprintf(fmt, ap);
+        printf("\n");
+        va_end(ap);
+        fflush(stdout);
+    }
+    pthread_mutex_unlock(&FAIL_LOCK);
 }
 
 void expect(const char *fn, const char *what, CK_RV got, CK_RV want) {
@@ -173,6 +179,7 @@ int main(int argc, char **argv) {
     mechanisms();
     templates();
     key_management();
+    threads();
     for (size_t i = 0; i < n_lists; i++)
         sweep(&lists[i], 1);
     order_finalize();
