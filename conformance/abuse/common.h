@@ -304,6 +304,10 @@ void order_initialize(void);
 void order_operations(void);
 void order_finalize(void);
 void order_reinitialize(void);
+/* Refusals whose code the standard names (refuse.c), and C_Initialize with the caller's
+   mutex functions. */
+void refusals(void);
+void initialize_with_mutexes(void);
 
 /* Every function of a list with every bad argument (nulls.c); `initialized` says whether the
    library runs. */

@@ -176,6 +176,7 @@ int main(int argc, char **argv) {
     order_initialize();
     flow();
     order_operations();
+    refusals();
     mechanisms();
     templates();
     key_management();
