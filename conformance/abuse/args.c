@@ -83,10 +83,16 @@ static CK_MECHANISM *mechanism_copy(struct call *c, enum mech m) {
 }
 
 void call_open(struct call *c, const struct fn *f, int live) {
+    call_open_in(c, f, live, 0);
+}
+
+void call_open_in(struct call *c, const struct fn *f, int live, CK_SESSION_HANDLE session) {
     memset(c, 0, sizeof(*c));
     c->f = f;
     c->live = live;
-    if (live && strchr(f->shape, 's')) {
+    if (session) {
+        c->work = session;
+    } else if (live && strchr(f->shape, 's')) {
         c->work = open_rw();
         c->own_work = 1;
         prepare(c->work, f->prep);

@@ -233,8 +233,10 @@ struct call {
     int live;               /* the library is initialized */
 };
 
-/* Builds the valid call of `f` (args.c). */
+/* Builds the valid call of `f` (args.c), in a session of its own with the operation `f`
+   needs started, or (call_open_in) in `session` as it is. */
 void call_open(struct call *c, const struct fn *f, int live);
+void call_open_in(struct call *c, const struct fn *f, int live, CK_SESSION_HANDLE session);
 /* Frees the blocks and closes what the call opened; `rv` is what the call returned. */
 void call_close(struct call *c, CK_RV rv);
 /* A heap copy of `n` bytes of `src` (or of a filler when `src` is NULL). */

@@ -150,6 +150,21 @@ static void started_twice_and_ended(CK_SESSION_HANDLE s) {
     CHECK("C_Encrypt", "after a failed C_Encrypt", f->C_Encrypt(s, (CK_BYTE *)PLAIN, 16, out, &len),
           CKR_OPERATION_NOT_INITIALIZED);
 
+    /* A bad argument ends the operation it was for, and no other one of the session. */
+    prepare(s, P_VERIFY);
+    prepare(s, P_VERIFY_SIG);
+    CHECK("C_VerifySignature", "NULL data", P11->C_VerifySignature(s, NULL, 16), CKR_ARGUMENTS_BAD);
+    CHECK("C_VerifySignature", "after NULL data", P11->C_VerifySignature(s, (CK_BYTE *)SIGNED_DATA, 64),
+          CKR_OPERATION_NOT_INITIALIZED);
+    CHECK("C_Verify", "after C_VerifySignature with NULL data",
+          f->C_Verify(s, (CK_BYTE *)SIGNED_DATA, 64, ST.sig, ST.sig_len), CKR_OK);
+    prepare(s, P_ENCRYPT);
+    prepare(s, P_DIGEST);
+    CHECK("C_DigestUpdate", "NULL data", f->C_DigestUpdate(s, NULL, 16), CKR_ARGUMENTS_BAD);
+    len = sizeof(out);
+    CHECK("C_Encrypt", "after C_DigestUpdate with NULL data", f->C_Encrypt(s, (CK_BYTE *)PLAIN, 16, out, &len),
+          CKR_OK);
+
     prepare(s, P_FIND);
     const CK_ATTRIBUTE *t;
     CK_ULONG n = tmpl_of(T_LABEL, &t);
