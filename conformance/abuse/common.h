@@ -1,10 +1,7 @@
 /*
- * Shared declarations of the abuse program: the function lists as the module hands them out,
- * the table of every entry point with the shape of its arguments, the keys and data of the
- * logged-in state, and the checks.
- *
- * p11-kit's header only knows PKCS#11 2.40, so the 3.0 and 3.2 additions are declared here
- * under names of our own (never CK_*), which cannot clash with a newer header.
+ * Shared declarations of the abuse program: the table of every entry point with the shape of
+ * its arguments, the calls built from it, the keys and data of the logged-in state, the parts
+ * of the run, and the checks. list.h declares the function lists.
  */
 #ifndef ABUSE_COMMON_H
 #define ABUSE_COMMON_H
@@ -19,6 +16,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "kms_pkcs11.h"
+#include "list.h"
 
 /* The PINs conformance/lib.sh gives the token. */
 #define SO_PIN "12345678"
@@ -30,101 +28,6 @@
 #ifndef CKR_TOKEN_RESOURCE_EXCEEDED
 #define CKR_TOKEN_RESOURCE_EXCEEDED 0x201UL
 #endif
-
-/* --- The 3.0 and 3.2 additions to the function list, in list order. ----------------------- */
-
-/* CK_INTERFACE of PKCS#11 3.0. */
-struct iface {
-    CK_UTF8CHAR *name;
-    void *list;
-    CK_FLAGS flags;
-};
-
-/* CK_ASYNC_DATA of PKCS#11 3.2. */
-struct async_data {
-    CK_ULONG version;
-    CK_BYTE *data;
-    CK_ULONG len;
-    CK_OBJECT_HANDLE object, additional;
-};
-
-typedef CK_RV (*fn_get_interface_list)(struct iface *, CK_ULONG *);
-typedef CK_RV (*fn_get_interface)(CK_UTF8CHAR *, CK_VERSION *, struct iface **, CK_FLAGS);
-typedef CK_RV (*fn_login_user)(CK_SESSION_HANDLE, CK_USER_TYPE, CK_UTF8CHAR *, CK_ULONG,
-                               CK_UTF8CHAR *, CK_ULONG);
-typedef CK_RV (*fn_session_cancel)(CK_SESSION_HANDLE, CK_FLAGS);
-typedef CK_RV (*fn_msg_init)(CK_SESSION_HANDLE, CK_MECHANISM *, CK_OBJECT_HANDLE);
-typedef CK_RV (*fn_msg_crypt)(CK_SESSION_HANDLE, void *, CK_ULONG, CK_BYTE *, CK_ULONG,
-                              CK_BYTE *, CK_ULONG, CK_BYTE *, CK_ULONG *);
-typedef CK_RV (*fn_msg_begin)(CK_SESSION_HANDLE, void *, CK_ULONG, CK_BYTE *, CK_ULONG);
-typedef CK_RV (*fn_msg_next)(CK_SESSION_HANDLE, void *, CK_ULONG, CK_BYTE *, CK_ULONG,
-                             CK_BYTE *, CK_ULONG *, CK_FLAGS);
-typedef CK_RV (*fn_session_only)(CK_SESSION_HANDLE);
-typedef CK_RV (*fn_msg_sign)(CK_SESSION_HANDLE, void *, CK_ULONG, CK_BYTE *, CK_ULONG,
-                             CK_BYTE *, CK_ULONG *);
-typedef CK_RV (*fn_msg_sign_begin)(CK_SESSION_HANDLE, void *, CK_ULONG);
-typedef CK_RV (*fn_msg_verify)(CK_SESSION_HANDLE, void *, CK_ULONG, CK_BYTE *, CK_ULONG,
-                               CK_BYTE *, CK_ULONG);
-typedef CK_RV (*fn_encapsulate)(CK_SESSION_HANDLE, CK_MECHANISM *, CK_OBJECT_HANDLE,
-                                CK_ATTRIBUTE *, CK_ULONG, CK_BYTE *, CK_ULONG *,
-                                CK_OBJECT_HANDLE *);
-typedef CK_RV (*fn_decapsulate)(CK_SESSION_HANDLE, CK_MECHANISM *, CK_OBJECT_HANDLE,
-                                CK_ATTRIBUTE *, CK_ULONG, CK_BYTE *, CK_ULONG,
-                                CK_OBJECT_HANDLE *);
-typedef CK_RV (*fn_verify_sig_init)(CK_SESSION_HANDLE, CK_MECHANISM *, CK_OBJECT_HANDLE,
-                                    CK_BYTE *, CK_ULONG);
-typedef CK_RV (*fn_data)(CK_SESSION_HANDLE, CK_BYTE *, CK_ULONG);
-typedef CK_RV (*fn_validation_flags)(CK_SESSION_HANDLE, CK_ULONG, CK_FLAGS *);
-typedef CK_RV (*fn_async_complete)(CK_SESSION_HANDLE, CK_UTF8CHAR *, struct async_data *);
-typedef CK_RV (*fn_async_get_id)(CK_SESSION_HANDLE, CK_UTF8CHAR *, CK_ULONG *);
-typedef CK_RV (*fn_async_join)(CK_SESSION_HANDLE, CK_UTF8CHAR *, CK_ULONG, CK_BYTE *, CK_ULONG);
-typedef CK_RV (*fn_wrap_auth)(CK_SESSION_HANDLE, CK_MECHANISM *, CK_OBJECT_HANDLE,
-                              CK_OBJECT_HANDLE, CK_BYTE *, CK_ULONG, CK_BYTE *, CK_ULONG *);
-typedef CK_RV (*fn_unwrap_auth)(CK_SESSION_HANDLE, CK_MECHANISM *, CK_OBJECT_HANDLE, CK_BYTE *,
-                                CK_ULONG, CK_ATTRIBUTE *, CK_ULONG, CK_BYTE *, CK_ULONG,
-                                CK_OBJECT_HANDLE *);
-
-/* A 2.40 list is the first part of a 3.0 list, which is the first part of a 3.2 list. Only the
-   members of the version a list reports are ever read. */
-struct list {
-    CK_FUNCTION_LIST v2;
-    fn_get_interface_list C_GetInterfaceList;
-    fn_get_interface C_GetInterface;
-    fn_login_user C_LoginUser;
-    fn_session_cancel C_SessionCancel;
-    fn_msg_init C_MessageEncryptInit;
-    fn_msg_crypt C_EncryptMessage;
-    fn_msg_begin C_EncryptMessageBegin;
-    fn_msg_next C_EncryptMessageNext;
-    fn_session_only C_MessageEncryptFinal;
-    fn_msg_init C_MessageDecryptInit;
-    fn_msg_crypt C_DecryptMessage;
-    fn_msg_begin C_DecryptMessageBegin;
-    fn_msg_next C_DecryptMessageNext;
-    fn_session_only C_MessageDecryptFinal;
-    fn_msg_init C_MessageSignInit;
-    fn_msg_sign C_SignMessage;
-    fn_msg_sign_begin C_SignMessageBegin;
-    fn_msg_sign C_SignMessageNext;
-    fn_session_only C_MessageSignFinal;
-    fn_msg_init C_MessageVerifyInit;
-    fn_msg_verify C_VerifyMessage;
-    fn_msg_sign_begin C_VerifyMessageBegin;
-    fn_msg_verify C_VerifyMessageNext;
-    fn_session_only C_MessageVerifyFinal;
-    fn_encapsulate C_EncapsulateKey;
-    fn_decapsulate C_DecapsulateKey;
-    fn_verify_sig_init C_VerifySignatureInit;
-    fn_data C_VerifySignature;
-    fn_data C_VerifySignatureUpdate;
-    fn_session_only C_VerifySignatureFinal;
-    fn_validation_flags C_GetSessionValidationFlags;
-    fn_async_complete C_AsyncComplete;
-    fn_async_get_id C_AsyncGetID;
-    fn_async_join C_AsyncJoin;
-    fn_wrap_auth C_WrapKeyAuthenticated;
-    fn_unwrap_auth C_UnwrapKeyAuthenticated;
-};
 
 /* Which list a function comes from: its version, or the vendor list. */
 enum { V240 = 240, V300 = 300, V320 = 320, VKMS = 1 };
@@ -244,7 +147,7 @@ void *call_block(struct call *c, const void *src, size_t n);
 /* A heap block of `n` bytes never written, which valgrind reports when a branch reads it. */
 void *call_undefined(struct call *c, size_t n);
 
-/* --- The state the valid calls stand on (flow.c). --------------------------------------- */
+/* --- The state the valid calls stand on (keys.c), and the correct flow (flow.c). -------- */
 
 struct state {
     CK_SLOT_ID slot;
@@ -311,9 +214,8 @@ void order_reinitialize(void);
 void refusals(void);
 void initialize_with_mutexes(void);
 
-/* Every function of a list with every bad argument (nulls.c); `initialized` says whether the
-   library runs. */
-void sweep(const struct under_test *ut, int initialized);
+/* Every function of a list with every bad argument (nulls.c); `live`: the library runs. */
+void sweep(const struct under_test *ut, int live);
 
 /* The mechanism matrix (mechs.c): every listed mechanism, every operation its info names,
    every key, data of odd lengths, every bad parameter structure. */
@@ -325,10 +227,10 @@ void key_management(void);
 void derive(CK_SESSION_HANDLE s, const CK_OBJECT_HANDLE *keys, size_t n_keys);
 /* Threads racing over sessions, logins and C_Finalize (threads.c). */
 void threads(void);
-/* One key of each type (keyset.c), in this order: AES-256, AES-128, generic secret, SM4,
-   EC private and public, RSA private and public, SM2 private and public, a token AES key. */
+/* One key of each type (keyset.c), made in session `s`; returns how many. In this order:
+   AES-256, AES-128, generic secret, SM4, EC private and public, RSA private and public, SM2
+   private and public, a token AES key. */
 enum { KEY_EC_PRIV = 4, KEY_SM2_PRIV = 8 };
-/* One key of each type (keyset.c), made in session `s`; returns how many. */
 #define MAX_KEYS 16
 size_t make_keys(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *keys);
 /* Mechanism parameters (params.c), in the blocks of `c`: the valid one of a type, and bad
@@ -340,6 +242,15 @@ struct param {
 };
 CK_MECHANISM valid_mech(struct call *c, CK_MECHANISM_TYPE t);
 size_t bad_params(struct call *c, CK_MECHANISM_TYPE t, struct param *out, size_t cap);
+
+/* What a call with a bad argument leaves in its valid session (after.c): the operation it
+   continued ended, or going on after a short buffer or a size query (`query`); no operation
+   started by a failed init; no object made by a failed call (`objects`: the count before). */
+void after_bad_call(const struct under_test *ut, const struct call *bad, const char *what,
+                    CK_RV rv, int query, CK_RV base, CK_ULONG objects);
+/* The objects a session sees; whether `f` makes objects. */
+CK_ULONG count_objects(CK_SESSION_HANDLE s);
+int makes_objects(const struct fn *f);
 
 /* Soak loop (soak.c). */
 int soak(long n);

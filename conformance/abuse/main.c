@@ -1,7 +1,10 @@
 /*
- * abuse: calls every entry point of every function list of a PKCS#11 module with bad
- * arguments and in wrong orders, then in a correct flow, checking each result where the
- * standard is clear and, everywhere, that the call returns.
+ * abuse: calls every entry point of every function list of a PKCS#11 module (2.40, 3.0, 3.2
+ * and the vendor's) with bad arguments and in wrong orders, before and after C_Initialize and
+ * C_Finalize, and in a correct flow; then every mechanism with every key, odd data and bad
+ * parameters, templates of every attribute type, key management with odd inputs, overlapping
+ * buffers, a fork and racing threads. Each result is checked where the standard is clear and,
+ * everywhere, the call must return, without an internal error (CKR_GENERAL_ERROR).
  *
  *   abuse <module.so>              the abuse run (meant for valgrind)
  *   abuse <module.so> --soak N     N mixed operations; fails if the RSS grows by > 8 MiB

@@ -251,30 +251,6 @@ static void check(const struct call *c, const char *what, CK_RV rv, struct want 
     }
 }
 
-/* Whether the failures of `f` end the operation it continues (PKCS#11 3.0 5.2 and each
-   function's text: every failure but a short buffer; a size query keeps it). Searches have no
-   such rule, nor has C_DigestKey, whose refusal of a key leaves the digest running as the
-   general rule (a failed call changes nothing) says. */
-static int ends_on_failure(const struct fn *f) {
-    return f->prep != P_NONE && f->prep != P_FIND && f->id != F_DigestKey;
-}
-
-/* After a call with a bad argument in a valid session: its operation must have ended, or, after
-   a short buffer or a size query, must go on. The valid call in the same session tells. */
-static void operation_after(const struct under_test *ut, const struct call *bad, const char *what,
-                            CK_RV rv, struct want w, CK_RV base) {
-    int kept = rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && w.how == E_QUERY);
-    if (!kept && rv == CKR_OK)
-        return;
-    struct call c;
-    char label[160];
-    call_open_in(&c, bad->f, 1, bad->work);
-    CK_RV again = dispatch(ut, bad->f, c.a);
-    snprintf(label, sizeof(label), "%s, then the valid call", what);
-    expect(bad->f->name, label, again, kept ? base : CKR_OPERATION_NOT_INITIALIZED);
-    call_close(&c, again);
-}
-
 /* The valid call; returns its code and, through `len`, its output length. */
 static CK_RV valid_call(const struct under_test *ut, const struct fn *f, int live, int lpos,
                         CK_ULONG *len) {
@@ -327,12 +303,15 @@ void sweep(const struct under_test *ut, int live) {
                 else if (live && f->cls != C_NORMAL && letter != 's')
                     w = one(class_rv(f));
                 snprintf(what, sizeof(what), "[%s] arg %d (%c) %s", ut->label, p + 1, letter, label);
+                /* What the call leaves in its own, valid session is checked after it. */
+                int follow = c.own_work && letter != 's' && f->cls == C_NORMAL;
+                CK_ULONG objects = follow && makes_objects(f) ? count_objects(c.work) : 0;
                 CK_RV rv = dispatch(ut, f, c.a);
                 if (verbose)
                     printf("%s %s: %s\n", f->name, what, rv_name(rv));
                 check(&c, what, rv, w, base, base_len, lpos);
-                if (live && letter != 's' && f->cls == C_NORMAL && ends_on_failure(f))
-                    operation_after(ut, &c, what, rv, w, base);
+                if (follow)
+                    after_bad_call(ut, &c, what, rv, w.how == E_QUERY, base, objects);
                 call_close(&c, rv);
             }
         }
