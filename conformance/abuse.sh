@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Memory safety across the C boundary. conformance/abuse/ is a C program that dlopens the
 # module and calls every entry point of every function list (2.40, 3.0, 3.2 and the vendor's)
-# before C_Initialize, with NULL for each pointer, zero and huge lengths, invalid handles and
-# mechanisms, in wrong orders and after C_Finalize, and in a correct flow that checks the
-# size-query convention; it runs under valgrind, which must report no error. Then a soak of a
-# million mixed operations must not grow the resident set by more than 8 MiB.
+# before C_Initialize, with NULL for each pointer, zero and huge lengths, invalid handles,
+# mechanisms and parameters, in wrong orders and after C_Finalize, and in a correct flow that
+# checks the size-query convention; then every mechanism with every key on odd data, templates
+# of every attribute type, key management with odd inputs, overlapping buffers, a fork and
+# racing threads. It runs under valgrind, which must report no error, and the library must
+# never abort it. Then a soak of a million mixed operations must not grow the resident set by
+# more than 8 MiB.
 # Usage: abuse.sh /path/to/libkms_pkcs11.so  (ABUSE_SOAK_OPS=<n> changes the soak's length)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
