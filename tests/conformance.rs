@@ -98,3 +98,12 @@ fn nss_certutil_cmsutil_and_pk12util_work() {
     );
     run_script("nss.sh");
 }
+
+#[test]
+fn abuse_of_every_entry_point_is_clean_under_valgrind_and_the_soak_does_not_grow() {
+    require(
+        &[("cc", "build-essential"), ("valgrind", "valgrind")],
+        &[("/usr/include/p11-kit-1/p11-kit/pkcs11.h", "libp11-kit-dev")],
+    );
+    run_script("abuse.sh");
+}

@@ -935,6 +935,48 @@ fn verify_signature_of_the_wrong_length_is_signature_len_range() {
     assert_rv(rv, CKR_SIGNATURE_LEN_RANGE, "20-byte HMAC-SHA-256");
 }
 
+/// `C_VerifySignature` or `C_VerifySignatureUpdate` from the library's exports, for calls with
+/// pointers the `cryptoki` crate never passes.
+fn raw_verify_signature_fn(
+    name: &str,
+) -> unsafe extern "C" fn(CK_SESSION_HANDLE, *mut u8, CK_ULONG) -> CK_RV {
+    f();
+    // SAFETY: the library stays loaded for the life of the process (the harness holds it, and it
+    // is never unloaded), and both symbols have this signature.
+    unsafe {
+        let lib = libloading::Library::new(common::module_path()).expect("dlopen");
+        let sym = *lib
+            .get::<unsafe extern "C" fn(CK_SESSION_HANDLE, *mut u8, CK_ULONG) -> CK_RV>(name.as_bytes())
+            .expect("symbol");
+        std::mem::forget(lib);
+        sym
+    }
+}
+
+/// A bad argument to `C_VerifySignature` or `C_VerifySignatureUpdate` ends that operation, as any
+/// failure but a short buffer does (base 3.0 §5.2), and leaves the session's `C_VerifyInit`
+/// operation alone: the call never named it.
+#[test]
+fn verify_signature_with_bad_data_ends_that_operation_and_no_other() {
+    let s = session();
+    let key = hmac_key(&s, &pattern(32, 11));
+    let m = Mech::new(CKM_SHA256_HMAC);
+    let mac = s.sign(&Mechanism::Sha256Hmac, key, MSG).unwrap();
+    for name in ["C_VerifySignature", "C_VerifySignatureUpdate"] {
+        let bad = raw_verify_signature_fn(name);
+        for len in [4, CK_ULONG::MAX] {
+            let what = format!("{name} with NULL data of {len:#x} bytes");
+            assert_rv(verify_init(&s, &m, key), CKR_OK, "C_VerifyInit");
+            s.verify_signature_init(&Mechanism::Sha256Hmac, key, &mac).unwrap();
+            // SAFETY: a null pointer, which the library must refuse without reading.
+            assert_rv(unsafe { bad(sh(&s), std::ptr::null_mut(), len) }, CKR_ARGUMENTS_BAD, &what);
+            assert_rv(ckr(s.verify_signature(MSG)), CKR_OPERATION_NOT_INITIALIZED, &what);
+            assert_rv(verify_update(&s, MSG), CKR_OK, &format!("C_VerifyUpdate after {what}"));
+            assert_rv(verify_final(&s, &mac), CKR_OK, &format!("C_VerifyFinal after {what}"));
+        }
+    }
+}
+
 #[test]
 fn verify_signature_without_init_is_operation_not_initialized() {
     let s = session();

@@ -3,7 +3,8 @@
 use super::mechanism::mechanism;
 use super::util::input;
 use super::{consume, finish, transform, with_library};
-use crate::error::Error;
+use crate::error::{Error, Result};
+use crate::token::Library;
 use cryptoki_sys::*;
 
 /// # Safety
@@ -192,6 +193,25 @@ pub unsafe extern "C" fn C_VerifySignatureInit(
     })
 }
 
+/// `consume` for the `C_VerifySignature*` steps: the operation a bad argument ends is the
+/// verify-signature one, which no `CKF_*` flag names apart from `C_VerifyInit`'s.
+///
+/// # Safety
+/// `data` readable for `len` bytes.
+unsafe fn verify_signature_step(
+    name: &'static str,
+    session: CK_SESSION_HANDLE,
+    data: *const CK_BYTE,
+    len: CK_ULONG,
+    f: impl FnOnce(&Library, &[u8]) -> Result<()>,
+) -> CK_RV {
+    with_library(name, |lib| {
+        // SAFETY: the caller's buffer, checked inside.
+        let data = unsafe { input(data, len) }.inspect_err(|_| lib.end_verify_signature(session))?;
+        f(lib, data)
+    })
+}
+
 /// # Safety
 /// `data` readable for `len` bytes.
 #[unsafe(no_mangle)]
@@ -202,7 +222,7 @@ pub unsafe extern "C" fn C_VerifySignature(
 ) -> CK_RV {
     // SAFETY: the caller's buffer, passed on.
     unsafe {
-        consume("C_VerifySignature", session, CKF_VERIFY, data, len, |lib, d| {
+        verify_signature_step("C_VerifySignature", session, data, len, |lib, d| {
             lib.verify_signature(session, d)
         })
     }
@@ -218,7 +238,7 @@ pub unsafe extern "C" fn C_VerifySignatureUpdate(
 ) -> CK_RV {
     // SAFETY: the caller's buffer, passed on.
     unsafe {
-        consume("C_VerifySignatureUpdate", session, CKF_VERIFY, data, len, |lib, d| {
+        verify_signature_step("C_VerifySignatureUpdate", session, data, len, |lib, d| {
             lib.verify_signature_update(session, d)
         })
     }

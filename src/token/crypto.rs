@@ -515,6 +515,15 @@ impl Library {
         })
     }
 
+    /// Ends the `C_VerifySignature*` operation after a caller error this layer never saw (a null
+    /// pointer, say): like every failure but a short buffer, it ends the operation. The
+    /// session's `C_VerifyInit` operation is another one and stays.
+    pub fn end_verify_signature(&self, h: CK_SESSION_HANDLE) {
+        if let Ok(s) = self.session(h) {
+            s.ops.lock().verify_signature = None;
+        }
+    }
+
     pub fn verify_signature_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
         let s = self.session(h)?;
         self.audited_step(&s.token, "C_VerifySignatureFinal", "AsymmetricVerify", |call| {
