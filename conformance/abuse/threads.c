@@ -31,9 +31,10 @@ static void *racer(void *arg) {
     CK_GCM_PARAMS gcm = {iv, 12, 96, NULL, 0, 128};
     gcm_m = (CK_MECHANISM){CKM_AES_GCM, &gcm, sizeof(gcm)};
     for (int r = 0; r < ROUNDS; r++) {
-        CK_SESSION_HANDLE mine = __atomic_load_n(&SHARED[t], __ATOMIC_RELAXED), h;
+        /* Handles a failed call did not write stay invalid, never undefined. */
+        CK_SESSION_HANDLE mine = __atomic_load_n(&SHARED[t], __ATOMIC_RELAXED), h = CK_INVALID_HANDLE;
         CK_SESSION_HANDLE other = __atomic_load_n(&SHARED[rand_r(&seed) % THREADS], __ATOMIC_RELAXED);
-        CK_ULONG len = sizeof(out), n;
+        CK_ULONG len = sizeof(out), n = 0;
         CK_OBJECT_HANDLE found[8];
         int op = rand_r(&seed) % 12;
         if (t == 0 && op == 11 && r % 50 == 49) {
@@ -44,7 +45,8 @@ static void *racer(void *arg) {
         switch (op) {
         case 0:
             seen(t, "C_OpenSession", f->C_OpenSession(ST.slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h));
-            __atomic_store_n(&SHARED[t], h, __ATOMIC_RELAXED);
+            if (h != CK_INVALID_HANDLE)
+                __atomic_store_n(&SHARED[t], h, __ATOMIC_RELAXED);
             break;
         case 1: seen(t, "C_CloseSession", f->C_CloseSession(other)); break;
         case 2: seen(t, "C_Login", f->C_Login(mine, CKU_USER, (CK_BYTE *)USER_PIN, strlen(USER_PIN))); break;
