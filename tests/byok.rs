@@ -157,6 +157,14 @@ fn rv(e: Error) -> RvError {
     }
 }
 
+/// The arguments of `kmsctl import-key-material`: `file` into `key_id` with `import_token`.
+fn import_args<'a>(key_id: &'a str, file: &'a str, import_token: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args =
+        vec!["import-key-material", key_id, "--encrypted-key-material", file, "--import-token", import_token];
+    args.extend_from_slice(more);
+    args
+}
+
 /// A file of the customer's directory, as kmsctl (run elsewhere) names it.
 fn path(dir: &Path, file: &str) -> String {
     dir.join(file).to_str().unwrap().to_string()
@@ -235,17 +243,7 @@ fn openssl_customer_imports_an_aes_key_and_both_sides_read_each_other() {
     let (import_token, pem) = parameters(t, &key_id, d, "RSA_2048", "RSAES_OAEP_SHA_256");
     openssl(d, &["rand", "-out", "key.bin", "32"]);
     rsa_encrypt(d, &pem, "key.bin", "key.enc", Some("sha256"));
-    let k = json(
-        t,
-        &[
-            "import-key-material",
-            &key_id,
-            "--encrypted-key-material",
-            &path(d, "key.enc"),
-            "--import-token",
-            &import_token,
-        ],
-    );
+    let k = json(t, &import_args(&key_id, &path(d, "key.enc"), &import_token, &[]));
     assert_eq!(text(&k, "KeyState"), "Enabled");
     assert_eq!(text(&k, "PrimaryKeyVersion").len(), 36);
     assert_eq!(attr_text(&s, handle, CKA_KMS_KEY_STATE), "Enabled");
@@ -273,31 +271,13 @@ fn openssl_customer_imports_an_aes_key_and_both_sides_read_each_other() {
     // The same material again (to set an expiry) is accepted; other material is not.
     let later = (now() + 30 * 86_400).to_string();
     let enc = path(d, "key.enc");
-    let k = json(
-        t,
-        &[
-            "import-key-material",
-            &key_id,
-            "--encrypted-key-material",
-            &enc,
-            "--import-token",
-            &import_token,
-            "--key-material-expire-unix",
-            &later,
-        ],
-    );
+    let k = json(t, &import_args(&key_id, &enc, &import_token, &["--key-material-expire-unix", &later]));
     assert!(k["MaterialExpireTime"].is_string());
     assert_eq!(attr_ulong(&s, handle, CKA_KMS_MATERIAL_EXPIRY), later.parse::<u64>().unwrap());
     openssl(d, &["rand", "-out", "other.bin", "32"]);
     rsa_encrypt(d, &pem, "other.bin", "other.enc", Some("sha256"));
-    let args = [
-        "import-key-material",
-        &key_id,
-        "--encrypted-key-material",
-        &path(d, "other.enc"),
-        "--import-token",
-        &import_token,
-    ];
+    let file = path(d, "other.enc");
+    let args = import_args(&key_id, &file, &import_token, &[]);
     assert_eq!(failure(t, &args), "Rejected.IncorrectKeyMaterial");
     assert_eq!(s.decrypt(&aes_cbc(iv), handle, &sealed).unwrap(), plaintext, "the key kept its material");
 }
@@ -422,19 +402,7 @@ fn bad_imports_change_nothing() {
     let (other_token, _) = parameters(t, &other_id, d, "RSA_2048", "RSAES_OAEP_SHA_256");
     openssl(d, &["rand", "-out", "short.bin", "16"]);
     rsa_encrypt(d, &pem, "short.bin", "short.enc", Some("sha256"));
-    let import = |token: &str, file: &str| {
-        failure(
-            t,
-            &[
-                "import-key-material",
-                &key_id,
-                "--encrypted-key-material",
-                &path(d, file),
-                "--import-token",
-                token,
-            ],
-        )
-    };
+    let import = |token: &str, file: &str| failure(t, &import_args(&key_id, &path(d, file), token, &[]));
     assert_eq!(import(&import_token, "short.enc"), "InvalidParameter.KeyMaterial", "16 bytes for AES-256");
     assert_eq!(import(&other_token, "short.enc"), "Forbidden.ImportTokenInvalid", "another key's token");
     assert_eq!(import("no-such-token", "short.enc"), "Forbidden.ImportTokenInvalid");
@@ -490,17 +458,7 @@ fn sm4_material_arrives_under_sm2() {
             "sm4.enc",
         ],
     );
-    let k = json(
-        t,
-        &[
-            "import-key-material",
-            &key_id,
-            "--encrypted-key-material",
-            &path(d, "sm4.enc"),
-            "--import-token",
-            &import_token,
-        ],
-    );
+    let k = json(t, &import_args(&key_id, &path(d, "sm4.enc"), &import_token, &[]));
     assert_eq!(text(&k, "KeyState"), "Enabled");
     let handle = key_object(&s, &key_id, ObjectClass::SECRET_KEY);
     let sm4_ecb =
@@ -551,20 +509,11 @@ fn expired_material_is_erased_until_imported_again() {
     rsa_encrypt(d, &pem, "key.bin", "key.enc", Some("sha256"));
     let expiry = (now() + 3600).to_string();
     let enc = path(d, "key.enc");
-    let args = [
-        "import-key-material",
-        key_id.as_str(),
-        "--encrypted-key-material",
-        &enc,
-        "--import-token",
-        &import_token,
-        "--key-material-expire-unix",
-        &expiry,
-    ];
+    let args = import_args(key_id.as_str(), &enc, &import_token, &["--key-material-expire-unix", &expiry]);
     let k = json(t, &args);
     assert_eq!(text(&k, "KeyState"), "Enabled");
     let past = now().to_string();
-    let mut in_the_past = args;
+    let mut in_the_past = args.clone();
     in_the_past[7] = &past;
     assert_eq!(failure(t, &in_the_past), "InvalidParameter", "an expiry must lie ahead");
     let handle = key_object(&s, &key_id, ObjectClass::SECRET_KEY);
@@ -589,26 +538,10 @@ fn expired_material_is_erased_until_imported_again() {
 
     openssl(d, &["rand", "-out", "other.bin", "32"]);
     rsa_encrypt(d, &pem, "other.bin", "other.enc", Some("sha256"));
-    let args = [
-        "import-key-material",
-        &key_id,
-        "--encrypted-key-material",
-        &path(d, "other.enc"),
-        "--import-token",
-        &import_token,
-    ];
+    let file = path(d, "other.enc");
+    let args = import_args(&key_id, &file, &import_token, &[]);
     assert_eq!(failure(t, &args), "Rejected.IncorrectKeyMaterial", "only the same material comes back");
-    let k = json(
-        t,
-        &[
-            "import-key-material",
-            &key_id,
-            "--encrypted-key-material",
-            &path(d, "key.enc"),
-            "--import-token",
-            &import_token,
-        ],
-    );
+    let k = json(t, &import_args(&key_id, &path(d, "key.enc"), &import_token, &[]));
     assert_eq!(text(&k, "KeyState"), "Enabled");
     let opened = s
         .decrypt(
@@ -702,17 +635,7 @@ fn imports_are_audited_and_counted() {
     let (import_token, pem) = parameters(t, &key_id, d, "RSA_2048", "RSAES_OAEP_SHA_256");
     openssl(d, &["rand", "-out", "key.bin", "32"]);
     rsa_encrypt(d, &pem, "key.bin", "key.enc", Some("sha256"));
-    json(
-        t,
-        &[
-            "import-key-material",
-            &key_id,
-            "--encrypted-key-material",
-            &path(d, "key.enc"),
-            "--import-token",
-            &import_token,
-        ],
-    );
+    json(t, &import_args(&key_id, &path(d, "key.enc"), &import_token, &[]));
     assert_eq!(versions_used(&json(t, &["describe-quotas"])), before + 1);
     for event in ["GetParametersForImport", "ImportKeyMaterial"] {
         let records = json(t, &["audit", "list", "--key-id", &key_id, "--event-name", event]);
@@ -772,17 +695,7 @@ fn openssl_customer_imports_private_keys_with_rsa_aes_key_wrap() {
         std::fs::write(d.join("material.enc"), &blob).unwrap();
 
         // Material of another spec is refused (an RSA key into an EC key and the reverse).
-        let k = json(
-            t,
-            &[
-                "import-key-material",
-                &key_id,
-                "--encrypted-key-material",
-                &path(d, "material.enc"),
-                "--import-token",
-                &import_token,
-            ],
-        );
+        let k = json(t, &import_args(&key_id, &path(d, "material.enc"), &import_token, &[]));
         assert_eq!(text(&k, "KeyState"), "Enabled", "{spec}");
 
         let private = key_object(&s, &key_id, ObjectClass::PRIVATE_KEY);
@@ -805,14 +718,8 @@ fn openssl_customer_imports_private_keys_with_rsa_aes_key_wrap() {
     // A private key of the wrong spec: an EC key into an RSA_2048 key.
     let key_id = new_external(t, "RSA_2048");
     let (import_token, _) = parameters(t, &key_id, d, "RSA_2048", "RSA_AES_KEY_WRAP_SHA_256");
-    let args = [
-        "import-key-material",
-        &key_id,
-        "--encrypted-key-material",
-        &path(d, "material.enc"),
-        "--import-token",
-        &import_token,
-    ];
+    let file = path(d, "material.enc");
+    let args = import_args(&key_id, &file, &import_token, &[]);
     // material.enc is under another key's wrapping key: it does not even open.
     assert_eq!(failure(t, &args), "CKR_WRAPPED_KEY_INVALID");
     let pem = d.join(format!("wrap-{key_id}-RSA_AES_KEY_WRAP_SHA_256.pem"));
@@ -820,14 +727,8 @@ fn openssl_customer_imports_private_keys_with_rsa_aes_key_wrap() {
     let mut blob = std::fs::read(d.join("aes2.enc")).unwrap();
     blob.extend(std::fs::read(d.join("p8.kwp")).unwrap());
     std::fs::write(d.join("wrong-spec.enc"), &blob).unwrap();
-    let args = [
-        "import-key-material",
-        &key_id,
-        "--encrypted-key-material",
-        &path(d, "wrong-spec.enc"),
-        "--import-token",
-        &import_token,
-    ];
+    let file = path(d, "wrong-spec.enc");
+    let args = import_args(&key_id, &file, &import_token, &[]);
     assert_eq!(failure(t, &args), "InvalidParameter.KeyMaterial");
     assert_eq!(text(&json(t, &["describe-key", &key_id]), "KeyState"), "PendingImport");
 }
