@@ -6,6 +6,7 @@ use super::Library;
 use super::session::Out;
 use super::slot::{Token, Who};
 use crate::error::{Error, Result};
+use crate::kms::audit::record::Ident;
 use crate::kms::envelope::{self, blob_from_text, blob_to_text};
 use crate::kms::import::{WrappingAlgorithm, WrappingSpec};
 use crate::kms::managed;
@@ -360,7 +361,7 @@ impl Library {
                 Ok(v) => v.key_id(),
                 Err(_) => key.filter(|k| !k.starts_with(names::ALIAS_PREFIX)),
             };
-            call.key_id = key_id.map(Arc::from);
+            call.key_id = Ident::from(key_id);
             r
         })
     }

@@ -17,7 +17,6 @@ use crate::store::sqlite::SqliteStore;
 use cryptoki_sys::CK_MECHANISM_TYPE;
 use std::io;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
@@ -26,8 +25,8 @@ pub struct Call {
     pub function: &'static str,
     pub event: &'static str,
     pub mechanism: Option<CK_MECHANISM_TYPE>,
-    pub key_id: Option<Arc<str>>,
-    pub key_version_id: Option<Arc<str>>,
+    pub key_id: Ident,
+    pub key_version_id: Ident,
     /// The operation goes on (an init, an update, a length query): its record comes later.
     pub deferred: bool,
     /// Not an audited call after all (reading only public attributes, say).
@@ -40,13 +39,14 @@ pub struct Call {
     kms_mark: u64,
 }
 
-/// What an operation in progress carries to the call that ends it.
-#[derive(Clone)]
+/// What an operation in progress carries to the call that ends it: plain data, so a step
+/// copies it in a few moves.
+#[derive(Clone, Copy)]
 pub struct OpTag {
     event: &'static str,
     mechanism: Option<CK_MECHANISM_TYPE>,
-    key_id: Option<Arc<str>>,
-    key_version_id: Option<Arc<str>>,
+    key_id: Ident,
+    key_version_id: Ident,
     started: Instant,
 }
 
@@ -56,8 +56,8 @@ impl Call {
             function,
             event,
             mechanism: None,
-            key_id: None,
-            key_version_id: None,
+            key_id: Ident::NONE,
+            key_version_id: Ident::NONE,
             deferred: false,
             skip: false,
             reported: None,
@@ -66,11 +66,17 @@ impl Call {
         }
     }
 
+    /// When the operation began, for whatever else in the call needs the time: the audit
+    /// record's own clock read, or a fresh one when there is none.
+    pub fn now(&self) -> Instant {
+        self.started.unwrap_or_else(Instant::now)
+    }
+
     /// The key the call uses: its managed-key id and version, if it has them.
     pub fn key(&mut self, obj: &Object) {
         if let Some(m) = obj.managed() {
-            self.key_id = Some(m.key_id.clone());
-            self.key_version_id = m.version_id.clone();
+            self.key_id = Ident::from(&*m.key_id);
+            self.key_version_id = Ident::from(m.version_id.as_deref());
         }
     }
 
@@ -79,8 +85,8 @@ impl Call {
         OpTag {
             event: self.event,
             mechanism: self.mechanism,
-            key_id: self.key_id.clone(),
-            key_version_id: self.key_version_id.clone(),
+            key_id: self.key_id,
+            key_version_id: self.key_version_id,
             started: self.started.unwrap_or_else(Instant::now),
         }
     }
@@ -91,8 +97,8 @@ impl Call {
         let Some(tag) = tag else { return };
         self.event = tag.event;
         self.mechanism = tag.mechanism;
-        self.key_id = tag.key_id.clone();
-        self.key_version_id = tag.key_version_id.clone();
+        self.key_id = tag.key_id;
+        self.key_version_id = tag.key_version_id;
         self.started = Some(tag.started);
     }
 
@@ -107,8 +113,8 @@ impl Call {
             name: self.event,
             function: self.function,
             mechanism: self.mechanism,
-            key_id: self.key_id.as_deref().map(Ident::from),
-            key_version_id: self.key_version_id.as_deref().map(Ident::from),
+            key_id: self.key_id,
+            key_version_id: self.key_version_id,
             principal: principal(who),
             result,
             error_code,

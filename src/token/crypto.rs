@@ -97,7 +97,7 @@ impl Library {
         let obj = match obj.key_id() {
             Some(_) => {
                 self.throttle(Group::crypto(obj.class == CKO_SECRET_KEY))?;
-                match session.token.ready_for_use(obj) {
+                match session.token.ready_for_use(obj, call.now()) {
                     Err(Error::ObjectHandleInvalid) => return Err(invalid),
                     r => r?,
                 }
@@ -323,7 +323,7 @@ impl Library {
             }
             let obj = if obj.key_id().is_some() {
                 self.throttle(Group::CryptoSymmetric)?;
-                s.token.ready_for_use(obj)?
+                s.token.ready_for_use(obj, call.now())?
             } else {
                 obj
             };
@@ -688,7 +688,11 @@ impl Library {
         }
         // A managed key's material leaves the token only while the key may be used: wrapping a
         // disabled key (or one pending deletion) is refused as C_DigestKey of it is.
-        let target = if target.key_id().is_some() { s.token.ready_for_use(target)? } else { target };
+        let target = if target.key_id().is_some() {
+            s.token.ready_for_use(target, std::time::Instant::now())?
+        } else {
+            target
+        };
         if target.flag(CKA_WRAP_WITH_TRUSTED) && !wrapping.flag(CKA_TRUSTED) {
             return Err(Error::KeyNotWrappable);
         }
@@ -779,8 +783,7 @@ impl Library {
             && wrapping.attrs().contains(CKA_KMS_IMPORT_TOKEN)
         {
             call.event = "ImportKeyMaterial";
-            call.key_id =
-                template.get(CKA_KMS_KEY_ID).and_then(|v| std::str::from_utf8(v).ok()).map(Arc::from);
+            call.key_id = template.get(CKA_KMS_KEY_ID).and_then(|v| std::str::from_utf8(v).ok()).into();
             return self.import_by_unwrap(s, mech, &wrapping, wrapped, template);
         }
         let class = template.get_ulong(CKA_CLASS)?.ok_or(Error::TemplateIncomplete)?;

@@ -604,9 +604,9 @@ impl Token {
     /// A managed key's object made ready for a cryptographic call: refreshed if another
     /// process may have changed the key, rotated first when an automatic rotation is due, and
     /// refused unless the key is enabled.
-    pub fn ready_for_use(&self, obj: Arc<Object>) -> Result<Arc<Object>> {
+    pub fn ready_for_use(&self, obj: Arc<Object>, now: std::time::Instant) -> Result<Arc<Object>> {
         let mut obj = obj;
-        if self.sync_if_stale()? {
+        if self.sync_if_stale(now)? {
             obj = self.object(obj.handle)?;
         }
         let next = obj.managed().map_or(0, |m| m.next_rotation);

@@ -86,7 +86,11 @@ const SYNC_INTERVAL_MS: u64 = 100;
 static EPOCH: once_cell::sync::Lazy<std::time::Instant> = once_cell::sync::Lazy::new(std::time::Instant::now);
 
 fn millis() -> u64 {
-    EPOCH.elapsed().as_millis() as u64
+    millis_at(std::time::Instant::now())
+}
+
+fn millis_at(now: std::time::Instant) -> u64 {
+    now.saturating_duration_since(*EPOCH).as_millis() as u64
 }
 
 impl Token {
@@ -355,10 +359,11 @@ impl Token {
         Ok(())
     }
 
-    /// Follows other processes' changes if the last look is older than [`SYNC_INTERVAL_MS`];
+    /// Follows other processes' changes if the last look is older than [`SYNC_INTERVAL_MS`] at
+    /// `now` (the calling operation's start: one clock read serves it and its audit record);
     /// `true` if it looked.
-    pub fn sync_if_stale(&self) -> Result<bool> {
-        if millis().saturating_sub(self.last_sync.load(Ordering::Relaxed)) < SYNC_INTERVAL_MS {
+    pub fn sync_if_stale(&self, now: std::time::Instant) -> Result<bool> {
+        if millis_at(now).saturating_sub(self.last_sync.load(Ordering::Relaxed)) < SYNC_INTERVAL_MS {
             return Ok(false);
         }
         self.sync()?;

@@ -14,8 +14,8 @@ pub struct Event {
     /// The `C_*` function that ended the operation, or `kmsctl`.
     pub function: &'static str,
     pub mechanism: Option<CK_MECHANISM_TYPE>,
-    pub key_id: Option<Ident>,
-    pub key_version_id: Option<Ident>,
+    pub key_id: Ident,
+    pub key_version_id: Ident,
     /// The login the call ran under: `SO`, `USER` or `PUBLIC`.
     pub principal: &'static str,
     /// The `CKR_*` name of the outcome.
@@ -26,36 +26,63 @@ pub struct Event {
 }
 
 /// A key or version id carried by value: an event crosses to the writer's thread, and a
-/// shared reference count would bounce its cache line between the two cores on every call.
-#[derive(Debug, Clone)]
-pub enum Ident {
-    Inline {
-        len: u8,
-        bytes: [u8; 40],
-    },
-    /// Longer than any id the token makes (read from a store someone else wrote).
-    Long(Box<str>),
+/// shared reference count would bounce its cache line between the two cores on every call. A
+/// plain aligned array copies in a few moves, where an enum with a heap variant copies field
+/// by field.
+///
+/// Ids this library makes are UUIDs (36 bytes). A longer one, which only a store written by
+/// something else can hold, is recorded by its first bytes and an ellipsis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, align(8))]
+pub struct Ident {
+    bytes: [u8; IDENT_MAX],
+    len: u8,
 }
 
+const IDENT_MAX: usize = 39;
+const UUID_LEN: usize = 36;
+const ELLIPSIS: &str = "\u{2026}";
+
 impl Ident {
-    pub fn as_str(&self) -> &str {
-        match self {
-            Ident::Inline { len, bytes } => std::str::from_utf8(&bytes[..*len as usize]).unwrap_or(""),
-            Ident::Long(s) => s,
-        }
+    /// No id: recorded as `""`.
+    pub const NONE: Ident = Ident { bytes: [0; IDENT_MAX], len: 0 };
+
+    /// The id's bytes: UTF-8, as the `&str` it was made from.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+
+    pub fn is_none(&self) -> bool {
+        self.len == 0
     }
 }
 
 impl From<&str> for Ident {
     fn from(s: &str) -> Ident {
-        let mut bytes = [0u8; 40];
-        match bytes.get_mut(..s.len()) {
-            Some(head) => {
-                head.copy_from_slice(s.as_bytes());
-                Ident::Inline { len: s.len() as u8, bytes }
+        let mut id = Ident::NONE;
+        if let Ok(uuid) = <&[u8; UUID_LEN]>::try_from(s.as_bytes()) {
+            // The ids this library makes: a copy of fixed length, which compiles to a few moves.
+            id.bytes[..UUID_LEN].copy_from_slice(uuid);
+            id.len = UUID_LEN as u8;
+        } else if s.len() <= IDENT_MAX {
+            id.bytes[..s.len()].copy_from_slice(s.as_bytes());
+            id.len = s.len() as u8;
+        } else {
+            let mut cut = IDENT_MAX - ELLIPSIS.len();
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
             }
-            None => Ident::Long(s.into()),
+            id.bytes[..cut].copy_from_slice(&s.as_bytes()[..cut]);
+            id.bytes[cut..cut + ELLIPSIS.len()].copy_from_slice(ELLIPSIS.as_bytes());
+            id.len = (cut + ELLIPSIS.len()) as u8;
         }
+        id
+    }
+}
+
+impl From<Option<&str>> for Ident {
+    fn from(s: Option<&str>) -> Ident {
+        s.map_or(Ident::NONE, Ident::from)
     }
 }
 
@@ -90,11 +117,14 @@ impl Event {
         out.extend_from_slice(b",\"pkcs11Function\":");
         push_ours(out, self.function);
         out.extend_from_slice(b",\"mechanism\":");
-        push_ours(out, &self.mechanism.map(mechanism_name).unwrap_or_default());
+        match self.mechanism {
+            Some(m) => push_mechanism(out, m),
+            None => out.extend_from_slice(b"\"\""),
+        }
         out.extend_from_slice(b",\"keyId\":");
-        push_str(out, self.key_id.as_ref().map_or("", Ident::as_str));
+        push_str(out, self.key_id.as_bytes());
         out.extend_from_slice(b",\"keyVersionId\":");
-        push_str(out, self.key_version_id.as_ref().map_or("", Ident::as_str));
+        push_str(out, self.key_version_id.as_bytes());
         out.extend_from_slice(b",\"principal\":");
         push_ours(out, self.principal);
         out.extend_from_slice(b",\"token\":");
@@ -159,16 +189,34 @@ fn push_ours(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// A JSON string from elsewhere (identifiers read from the store): usually plain, so that is
-/// checked first and escaping is the exception.
-fn push_str(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+/// A JSON string from elsewhere (identifiers read from the store), as the UTF-8 bytes of a
+/// `str`: usually plain, so that is checked first and escaping is the exception.
+fn push_str(out: &mut Vec<u8>, s: &[u8]) {
+    if s.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\') {
         out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
+        out.extend_from_slice(s);
         out.push(b'"');
     } else {
-        let _ = serde_json::to_writer(&mut *out, s);
+        let _ = serde_json::to_writer(&mut *out, &String::from_utf8_lossy(s));
     }
+}
+
+/// The name of `mechanism` in quotes. A writer sees the same few mechanisms over and over: it
+/// keeps the last one's name rather than search the tables for each record.
+fn push_mechanism(out: &mut Vec<u8>, mechanism: CK_MECHANISM_TYPE) {
+    use std::cell::RefCell;
+    thread_local! {
+        static LAST: RefCell<Option<(CK_MECHANISM_TYPE, std::borrow::Cow<'static, str>)>> =
+            const { RefCell::new(None) };
+    }
+    LAST.with(|cell| {
+        let mut last = cell.borrow_mut();
+        let (_, name) = match &mut *last {
+            Some(hit) if hit.0 == mechanism => hit,
+            slot => slot.insert((mechanism, mechanism_name(mechanism))),
+        };
+        push_ours(out, name);
+    });
 }
 
 /// The mechanism's C name, or its value in hex for one without a name here.
@@ -240,8 +288,8 @@ mod tests {
             name: "Encrypt",
             function: "C_Encrypt",
             mechanism: Some(CKM_AES_GCM),
-            key_id: Some("k-1".into()),
-            key_version_id: Some("v-1".into()),
+            key_id: "k-1".into(),
+            key_version_id: "v-1".into(),
             principal: "USER",
             result: "CKR_OK",
             error_code: None,
@@ -253,6 +301,18 @@ mod tests {
             body,
             r#"{"eventId":"e-1","eventTime":"2025-11-29T04:20:00.123456Z","eventName":"Encrypt","pkcs11Function":"C_Encrypt","mechanism":"CKM_AES_GCM","keyId":"k-1","keyVersionId":"v-1","principal":"USER","token":"t","pid":10,"uid":20,"result":"CKR_OK","errorCode":"","latencyUs":7"#
         );
+    }
+
+    #[test]
+    fn ids_are_kept_whole_up_to_their_room_and_cut_visibly_beyond() {
+        let uuid = "2383710f-6de3-4da2-bd9d-164afbbca523";
+        assert_eq!(Ident::from(uuid).as_bytes(), uuid.as_bytes());
+        assert!(Ident::from(None).is_none());
+        let long = "é".repeat(30);
+        let id = Ident::from(long.as_str());
+        let text = std::str::from_utf8(id.as_bytes()).unwrap();
+        assert!(text.ends_with('\u{2026}') && long.starts_with(text.trim_end_matches('\u{2026}')));
+        assert!(text.len() <= IDENT_MAX);
     }
 
     #[test]

@@ -8,13 +8,20 @@
 //! between the two steps) and cutting a half-written last line.
 //!
 //! Nothing is dropped silently: while the file or a sink cannot take records, the queue fills
-//! and calls either wait (`on_failure = "block"`) or fail (`"fail"`). The queue never holds
-//! more than `batch_records` records that are not yet durable, which bounds what a crash loses.
+//! and calls either wait (`on_failure = "block"`) or fail (`"fail"`). The queue holds half of
+//! `batch_records` and the batch being written the other half, so no more than `batch_records`
+//! records are ever not yet durable, which bounds what a crash loses.
+//!
+//! A call hands its record over without a lock: a lock's release is a full fence, and it would
+//! make every call wait until the record's cache lines have come over from the writer's core.
+//! The lock-free queue reserves a slot with one atomic instruction before the record is copied
+//! in, so the copy completes in the background.
 
 use super::chain::{ChainKey, Link};
 use super::record::{Event, Origin};
 use super::sink::Sink;
 use super::{Durability, OnFailure};
+use crossbeam_queue::ArrayQueue;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -52,11 +59,8 @@ pub struct Settings {
 pub struct Unavailable;
 
 struct State {
-    queue: Vec<Event>,
-    /// Records taken by the writer and not yet durable everywhere.
-    in_flight: usize,
-    /// Records ever queued, and how many of them are durable: per-record durability waits for
-    /// its own number.
+    /// Records queued under per-record durability, and how many records are durable: such a
+    /// call waits for its own number.
     queued: u64,
     durable: u64,
     stop: bool,
@@ -64,16 +68,22 @@ struct State {
 
 struct Shared {
     settings: Settings,
+    /// Records not yet taken by the writer.
+    queue: ArrayQueue<Event>,
     state: Mutex<State>,
     wake_writer: Condvar,
     wake_callers: Condvar,
     /// A sink or the file is failing right now (what `on_failure = "fail"` refuses calls on).
     failing: AtomicBool,
+    /// `state.stop`, for calls that take no lock.
+    stopping: AtomicBool,
+    /// The writer is waiting for records: a call that fills half the queue wakes it.
+    writer_idle: AtomicBool,
 }
 
 pub struct AuditLog {
     shared: Arc<Shared>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    thread: Mutex<Option<JoinHandle<Writer>>>,
     /// The writer until its thread starts.
     idle: Mutex<Option<Writer>>,
     started: AtomicBool,
@@ -144,17 +154,14 @@ impl AuditLog {
             std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
         }
         let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                queue: Vec::with_capacity(settings.batch_records.min(4096)),
-                in_flight: 0,
-                queued: 0,
-                durable: 0,
-                stop: false,
-            }),
+            queue: ArrayQueue::new((settings.batch_records / 2).max(1)),
+            state: Mutex::new(State { queued: 0, durable: 0, stop: false }),
             settings,
             wake_writer: Condvar::new(),
             wake_callers: Condvar::new(),
             failing: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            writer_idle: AtomicBool::new(false),
         });
         let writer = Writer {
             chunk: Vec::with_capacity(CHUNK + 1024),
@@ -182,8 +189,10 @@ impl AuditLog {
         }
         let mut idle = lock(&self.idle);
         if let Some(mut writer) = idle.take() {
-            let spawned =
-                std::thread::Builder::new().name("kms-pkcs11-audit".into()).spawn(move || writer.run());
+            let spawned = std::thread::Builder::new().name("kms-pkcs11-audit".into()).spawn(move || {
+                writer.run();
+                writer
+            });
             match spawned {
                 Ok(t) => *lock(&self.thread) = Some(t),
                 Err(e) => {
@@ -210,31 +219,72 @@ impl AuditLog {
     pub fn record(&self, event: Event) -> Result<(), Unavailable> {
         self.ensure_started()?;
         let s = &*self.shared;
+        if s.settings.durability == Durability::Fsync {
+            return self.record_durably(event);
+        }
+        if s.stopping.load(Ordering::Acquire) {
+            return Err(Unavailable);
+        }
+        let mut event = event;
+        while let Err(back) = s.queue.push(event) {
+            event = back;
+            self.wait_for_room()?;
+        }
+        if s.writer_idle.load(Ordering::SeqCst) && s.queue.len() >= s.queue.capacity() / 2 {
+            // Under the lock, so the wake-up cannot fall between the writer's look at the
+            // queue and its wait.
+            drop(lock(&s.state));
+            s.wake_writer.notify_one();
+        }
+        Ok(())
+    }
+
+    /// The queue is full: waits until the writer takes records, or says why not.
+    fn wait_for_room(&self) -> Result<(), Unavailable> {
+        let s = &*self.shared;
+        let st = lock(&s.state);
+        if st.stop || (s.settings.on_failure == OnFailure::Fail && s.failing.load(Ordering::Relaxed)) {
+            return Err(Unavailable);
+        }
+        if s.queue.is_full() {
+            s.wake_writer.notify_one();
+            // The writer takes the lock after it empties the queue, to wake us; the timeout
+            // only bounds a wait whose wake-up came between our look and our wait.
+            drop(
+                s.wake_callers
+                    .wait_timeout(st, Duration::from_millis(50))
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
+        }
+        Ok(())
+    }
+
+    /// Per-record durability: queued under the lock, so the queue's order is the order of
+    /// the numbers calls wait for.
+    fn record_durably(&self, event: Event) -> Result<(), Unavailable> {
+        let s = &*self.shared;
         let fail_fast = s.settings.on_failure == OnFailure::Fail;
         let mut st = lock(&s.state);
-        while st.queue.len() + st.in_flight >= s.settings.batch_records && !st.stop {
-            if fail_fast && s.failing.load(Ordering::Relaxed) {
+        let mut event = event;
+        loop {
+            if st.stop || (fail_fast && s.failing.load(Ordering::Relaxed)) {
                 return Err(Unavailable);
+            }
+            match s.queue.push(event) {
+                Ok(()) => break,
+                Err(back) => event = back,
             }
             s.wake_writer.notify_one();
             st = s.wake_callers.wait(st).unwrap_or_else(PoisonError::into_inner);
         }
-        if st.stop {
-            return Err(Unavailable);
-        }
-        st.queue.push(event);
         st.queued += 1;
         let mine = st.queued;
-        if s.settings.durability == Durability::Fsync || st.queue.len() >= s.settings.batch_records / 2 {
-            s.wake_writer.notify_one();
-        }
-        if s.settings.durability == Durability::Fsync {
-            while st.durable < mine {
-                if (fail_fast && s.failing.load(Ordering::Relaxed)) || st.stop {
-                    return Err(Unavailable);
-                }
-                st = s.wake_callers.wait(st).unwrap_or_else(PoisonError::into_inner);
+        s.wake_writer.notify_one();
+        while st.durable < mine {
+            if (fail_fast && s.failing.load(Ordering::Relaxed)) || st.stop {
+                return Err(Unavailable);
             }
+            st = s.wake_callers.wait(st).unwrap_or_else(PoisonError::into_inner);
         }
         Ok(())
     }
@@ -244,13 +294,19 @@ impl AuditLog {
         {
             let mut st = lock(&self.shared.state);
             st.stop = true;
+            self.shared.stopping.store(true, Ordering::Release);
         }
         self.shared.wake_writer.notify_all();
         self.shared.wake_callers.notify_all();
         let thread = lock(&self.thread).take();
         if let Some(t) = thread {
             if self.pid == std::process::id() {
-                let _ = t.join();
+                if let Ok(mut writer) = t.join() {
+                    // A call racing with C_Finalize may have queued after the writer's last look.
+                    let mut batch = Vec::new();
+                    while writer.write_queued(&mut batch) > 0 {}
+                    writer.close();
+                }
             } else {
                 // The parent's thread does not exist in a forked child.
                 std::mem::forget(t);
@@ -282,47 +338,71 @@ struct Writer {
 }
 
 impl Writer {
+    /// The writer thread: a batch whenever half the queue is full, `batch_ms` has passed since
+    /// the last one, or (per-record durability) a record waits; until the log stops.
     fn run(&mut self) {
-        let batch_wait = Duration::from_millis(self.shared.settings.batch_ms.max(1));
-        let mut spare = Vec::new();
+        let mut batch = Vec::with_capacity(self.shared.queue.capacity().min(4096));
         loop {
-            let mut batch = {
-                let s = &*self.shared;
-                let mut st = lock(&s.state);
-                let started = Instant::now();
-                loop {
-                    let full = st.queue.len() >= s.settings.batch_records / 2;
-                    let per_record = s.settings.durability == Durability::Fsync;
-                    if st.stop || (!st.queue.is_empty() && (full || per_record)) {
-                        break;
-                    }
-                    let waited = started.elapsed();
-                    if waited >= batch_wait && !st.queue.is_empty() {
-                        break;
-                    }
-                    let wait = batch_wait.saturating_sub(waited).max(Duration::from_millis(1));
-                    st = s.wake_writer.wait_timeout(st, wait).unwrap_or_else(PoisonError::into_inner).0;
-                }
-                if st.stop && st.queue.is_empty() {
-                    break;
-                }
-                st.in_flight = st.queue.len();
-                std::mem::swap(&mut st.queue, &mut spare);
-                std::mem::take(&mut spare)
-            };
-            let done = batch.len() as u64;
-            // Delivered, or given up at shutdown (with a log line saying how many): either way
-            // no longer in flight. Callers still waiting at shutdown see `stop` and fail.
-            self.deliver(&batch);
-            batch.clear();
-            spare = batch;
-            let s = &*self.shared;
-            let mut st = lock(&s.state);
-            st.in_flight = 0;
-            st.durable += done;
-            drop(st);
-            s.wake_callers.notify_all();
+            let stop = self.wait_for_records();
+            if self.write_queued(&mut batch) == 0 && stop {
+                break;
+            }
         }
+    }
+
+    /// Waits until there is a batch to write or the log stops; `true` once it stops.
+    fn wait_for_records(&self) -> bool {
+        let s = &*self.shared;
+        let batch_wait = Duration::from_millis(s.settings.batch_ms.max(1));
+        let per_record = s.settings.durability == Durability::Fsync;
+        let mut st = lock(&s.state);
+        let started = Instant::now();
+        loop {
+            // Announced before the look at the queue: a call that queues after the look sees
+            // it and wakes us.
+            s.writer_idle.store(true, Ordering::SeqCst);
+            let queued = s.queue.len();
+            let full = queued >= s.queue.capacity() / 2;
+            if st.stop || (queued > 0 && (full || per_record)) {
+                break;
+            }
+            let waited = started.elapsed();
+            if waited >= batch_wait && queued > 0 {
+                break;
+            }
+            let wait = batch_wait.saturating_sub(waited).max(Duration::from_millis(1));
+            st = s.wake_writer.wait_timeout(st, wait).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        s.writer_idle.store(false, Ordering::Relaxed);
+        st.stop
+    }
+
+    /// Takes at most one queue's worth of records (with the queue refilling meanwhile, that
+    /// keeps the records not yet durable within `batch_records`) and delivers them; returns
+    /// how many.
+    fn write_queued(&mut self, batch: &mut Vec<Event>) -> u64 {
+        let room = self.shared.queue.capacity();
+        while batch.len() < room {
+            match self.shared.queue.pop() {
+                Some(e) => batch.push(e),
+                None => break,
+            }
+        }
+        let done = batch.len() as u64;
+        if done == 0 {
+            return 0;
+        }
+        // Delivered, or given up at shutdown (with a log line saying how many): either way no
+        // longer in flight. Callers still waiting at shutdown see `stop` and fail.
+        self.deliver(batch);
+        batch.clear();
+        let s = &*self.shared;
+        lock(&s.state).durable += done;
+        s.wake_callers.notify_all();
+        done
+    }
+
+    fn close(&mut self) {
         for sink in &mut self.sinks {
             sink.close(Duration::from_secs(2));
         }
@@ -574,8 +654,8 @@ mod tests {
             name,
             function: "C_Encrypt",
             mechanism: None,
-            key_id: None,
-            key_version_id: None,
+            key_id: crate::kms::audit::record::Ident::NONE,
+            key_version_id: crate::kms::audit::record::Ident::NONE,
             principal: "USER",
             result: "CKR_OK",
             error_code: None,
