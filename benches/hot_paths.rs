@@ -109,7 +109,7 @@ fn audit_record(c: &mut Criterion) {
     let key = ChainKey::new(&zeroize::Zeroizing::new(vec![9; 32]));
     let origin = Origin::new("kms", 4242, 1000);
     let event = Event {
-        time: std::time::SystemTime::now(),
+        time: kms_pkcs11::kms::audit::record::EventTime::Instant(std::time::Instant::now()),
         name: "Encrypt",
         function: "C_Encrypt",
         mechanism: Some(cryptoki_sys::CKM_AES_GCM),

@@ -80,7 +80,7 @@ impl Default for AuditConfig {
             enabled: true,
             dir: None,
             durability: crate::kms::audit::Durability::Batch,
-            batch_records: 16_384,
+            batch_records: 65_536,
             batch_ms: 200,
             on_failure: crate::kms::audit::OnFailure::Block,
             rotate_bytes: 64 << 20,

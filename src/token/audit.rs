@@ -9,7 +9,7 @@ use super::slot::{Token, Who};
 use crate::config::{AuditConfig, TokenConfig};
 use crate::error::{Error, Result};
 use crate::kms::audit::chain::Link;
-use crate::kms::audit::record::{Ident, Origin};
+use crate::kms::audit::record::{EventTime, Ident, Origin};
 use crate::kms::audit::sink::{HookSink, Sink, SyslogSink};
 use crate::kms::audit::{AuditLog, Event, HeadStore, LogFiles, Settings};
 use crate::object::Object;
@@ -109,7 +109,7 @@ impl Call {
             Err(e) => (e.name(), crate::kms::code_since(self.kms_mark)),
         };
         Event {
-            time: crate::kms::audit::writer::wall_time(started),
+            time: EventTime::Instant(started),
             name: self.event,
             function: self.function,
             mechanism: self.mechanism,

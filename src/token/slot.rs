@@ -14,7 +14,7 @@ use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 /// Who is logged in to the token in this process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +67,9 @@ pub struct Token {
     pub kms: KmsSettings,
     store: std::result::Result<Box<dyn Store>, Error>,
     login: RwLock<Login>,
+    /// `login.who`, kept in step under the write lock: every audited call asks who is logged
+    /// in, and this answer takes no lock.
+    who: AtomicU8,
     pin_cache: PinCache,
     objects: ObjectCache,
     sync: Mutex<SyncPoint>,
@@ -124,6 +127,7 @@ impl Token {
             kms,
             store,
             login: RwLock::new(Login { who: Who::Public, master_key: None }),
+            who: AtomicU8::new(Who::Public as u8),
             pin_cache: PinCache::new()?,
             objects: ObjectCache::default(),
             sync: Mutex::new(SyncPoint { seq: 0, generation }),
@@ -160,7 +164,11 @@ impl Token {
     }
 
     pub fn who(&self) -> Who {
-        self.login.read().who
+        match self.who.load(Ordering::Acquire) {
+            x if x == Who::User as u8 => Who::User,
+            x if x == Who::So as u8 => Who::So,
+            _ => Who::Public,
+        }
     }
 
     pub fn master_key(&self) -> Option<Arc<MasterKey>> {
@@ -254,7 +262,7 @@ impl Token {
         self.objects.forget_token_objects();
         let generation = store.token()?.generation;
         *self.sync.lock() = SyncPoint { seq: 0, generation };
-        *self.login.write() = Login { who: Who::Public, master_key: None };
+        self.set_login(&mut self.login.write(), Login { who: Who::Public, master_key: None });
         Ok(())
     }
 
@@ -278,7 +286,7 @@ impl Token {
             current if current == who => return Err(Error::UserAlreadyLoggedIn),
             _ => return Err(Error::UserAnotherAlreadyLoggedIn),
         }
-        *login = Login { who, master_key: Some(Arc::new(mk)) };
+        self.set_login(&mut login, Login { who, master_key: Some(Arc::new(mk)) });
         drop(login);
         // The master key is here now: rotations that came due meanwhile can seal new material.
         if let Err(e) = self.run_due() {
@@ -297,15 +305,21 @@ impl Token {
         if login.who == Who::Public {
             return Err(Error::UserNotLoggedIn);
         }
-        *login = Login { who: Who::Public, master_key: None };
+        self.set_login(&mut login, Login { who: Who::Public, master_key: None });
         drop(login);
         self.objects.forget_private();
         Ok(())
     }
 
+    /// Replaces the login held under its write lock; returns the one before.
+    fn set_login(&self, slot: &mut Login, login: Login) -> Login {
+        self.who.store(login.who as u8, Ordering::Release);
+        std::mem::replace(slot, login)
+    }
+
     /// Forgets the login (all sessions closed).
     pub fn reset_login(&self) {
-        let was = std::mem::replace(&mut *self.login.write(), Login { who: Who::Public, master_key: None });
+        let was = self.set_login(&mut self.login.write(), Login { who: Who::Public, master_key: None });
         if was.who != Who::Public {
             self.objects.forget_private();
         }
@@ -344,7 +358,7 @@ impl Token {
         if changes.reset {
             log::info!("token in slot {} was re-initialized by another process", self.slot_id);
             self.objects.forget_token_objects();
-            *self.login.write() = Login { who: Who::Public, master_key: None };
+            self.set_login(&mut self.login.write(), Login { who: Who::Public, master_key: None });
             self.pin_cache.clear();
             point.generation = changes.generation;
         } else {

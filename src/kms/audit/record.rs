@@ -2,13 +2,13 @@
 //! to make, and the JSON body the writer turns it into off that path.
 
 use cryptoki_sys::*;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 /// What one audited call did. Holds no secret by construction: names, identifiers and the
 /// result, never data, key material, PINs or encryption-context values.
 #[derive(Debug, Clone)]
 pub struct Event {
-    pub time: SystemTime,
+    pub time: EventTime,
     /// The KMS action (`Encrypt`, `CreateKey`, …) or, where the KMS has none, the PKCS#11 verb.
     pub name: &'static str,
     /// The `C_*` function that ended the operation, or `kmsctl`.
@@ -23,6 +23,33 @@ pub struct Event {
     /// The KMS error code of a failure (`Rejected.Disabled`, …).
     pub error_code: Option<&'static str>,
     pub latency_us: u64,
+}
+
+/// When a call began: the instant the engine read, turned into wall time by the writer (off
+/// the call path), or a wall time given outright.
+#[derive(Debug, Clone, Copy)]
+pub enum EventTime {
+    Instant(Instant),
+    Wall(SystemTime),
+}
+
+impl EventTime {
+    pub fn wall(self) -> SystemTime {
+        // One pairing of the two clocks per process: records stay in order with the monotonic
+        // clock even if the wall clock is stepped.
+        static BASE: once_cell::sync::Lazy<(Instant, SystemTime)> =
+            once_cell::sync::Lazy::new(|| (Instant::now(), SystemTime::now()));
+        match self {
+            EventTime::Wall(t) => t,
+            EventTime::Instant(started) => {
+                let (i, s) = *BASE;
+                match started.checked_duration_since(i) {
+                    Some(d) => s + d,
+                    None => s - i.duration_since(started),
+                }
+            }
+        }
+    }
 }
 
 /// A key or version id carried by value: an event crosses to the writer's thread, and a
@@ -58,13 +85,28 @@ impl Ident {
 }
 
 impl From<&str> for Ident {
+    // Inlined, so the id is built where it is kept: built in a temporary and copied out, its
+    // narrow stores would stall the wide loads of the copy.
+    #[inline]
     fn from(s: &str) -> Ident {
-        let mut id = Ident::NONE;
-        if let Ok(uuid) = <&[u8; UUID_LEN]>::try_from(s.as_bytes()) {
+        match <&[u8; UUID_LEN]>::try_from(s.as_bytes()) {
             // The ids this library makes: a copy of fixed length, which compiles to a few moves.
-            id.bytes[..UUID_LEN].copy_from_slice(uuid);
-            id.len = UUID_LEN as u8;
-        } else if s.len() <= IDENT_MAX {
+            Ok(uuid) => {
+                let mut id = Ident::NONE;
+                id.bytes[..UUID_LEN].copy_from_slice(uuid);
+                id.len = UUID_LEN as u8;
+                id
+            }
+            Err(_) => Ident::other(s),
+        }
+    }
+}
+
+impl Ident {
+    #[cold]
+    fn other(s: &str) -> Ident {
+        let mut id = Ident::NONE;
+        if s.len() <= IDENT_MAX {
             id.bytes[..s.len()].copy_from_slice(s.as_bytes());
             id.len = s.len() as u8;
         } else {
@@ -81,6 +123,7 @@ impl From<&str> for Ident {
 }
 
 impl From<Option<&str>> for Ident {
+    #[inline]
     fn from(s: Option<&str>) -> Ident {
         s.map_or(Ident::NONE, Ident::from)
     }
@@ -111,7 +154,7 @@ impl Event {
         out.extend_from_slice(b"{\"eventId\":");
         push_ours(out, event_id);
         out.extend_from_slice(b",\"eventTime\":\"");
-        write_time(out, self.time);
+        write_time(out, self.time.wall());
         out.extend_from_slice(b"\",\"eventName\":");
         push_ours(out, self.name);
         out.extend_from_slice(b",\"pkcs11Function\":");
@@ -192,7 +235,9 @@ fn push_ours(out: &mut Vec<u8>, s: &str) {
 /// A JSON string from elsewhere (identifiers read from the store), as the UTF-8 bytes of a
 /// `str`: usually plain, so that is checked first and escaping is the exception.
 fn push_str(out: &mut Vec<u8>, s: &[u8]) {
-    if s.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\') {
+    // A fold without an early exit, which the compiler turns into vector compares.
+    let plain = s.iter().fold(true, |ok, &b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
+    if plain {
         out.push(b'"');
         out.extend_from_slice(s);
         out.push(b'"');
@@ -284,7 +329,7 @@ mod tests {
     #[test]
     fn body_has_the_design_fields_in_order_and_no_closing_brace() {
         let e = Event {
-            time: UNIX_EPOCH + Duration::from_micros(1_764_390_000_123_456),
+            time: EventTime::Wall(UNIX_EPOCH + Duration::from_micros(1_764_390_000_123_456)),
             name: "Encrypt",
             function: "C_Encrypt",
             mechanism: Some(CKM_AES_GCM),

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 /// The chain head and audit key, kept in the token store.
@@ -54,6 +54,12 @@ pub struct Settings {
     pub finalize_wait: Duration,
 }
 
+impl Shared {
+    fn queue(&self) -> &ArrayQueue<Event> {
+        self.queue.get_or_init(|| ArrayQueue::new((self.settings.batch_records / 2).max(1)))
+    }
+}
+
 /// Why an audited call cannot go on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unavailable;
@@ -68,8 +74,9 @@ struct State {
 
 struct Shared {
     settings: Settings,
-    /// Records not yet taken by the writer.
-    queue: ArrayQueue<Event>,
+    /// Records not yet taken by the writer; made with the first record, so a token nobody
+    /// uses holds no room for them.
+    queue: once_cell::sync::OnceCell<ArrayQueue<Event>>,
     state: Mutex<State>,
     wake_writer: Condvar,
     wake_callers: Condvar,
@@ -154,7 +161,7 @@ impl AuditLog {
             std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
         }
         let shared = Arc::new(Shared {
-            queue: ArrayQueue::new((settings.batch_records / 2).max(1)),
+            queue: once_cell::sync::OnceCell::new(),
             state: Mutex::new(State { queued: 0, durable: 0, stop: false }),
             settings,
             wake_writer: Condvar::new(),
@@ -225,12 +232,13 @@ impl AuditLog {
         if s.stopping.load(Ordering::Acquire) {
             return Err(Unavailable);
         }
+        let queue = s.queue();
         let mut event = event;
-        while let Err(back) = s.queue.push(event) {
+        while let Err(back) = queue.push(event) {
             event = back;
             self.wait_for_room()?;
         }
-        if s.writer_idle.load(Ordering::SeqCst) && s.queue.len() >= s.queue.capacity() / 2 {
+        if s.writer_idle.load(Ordering::SeqCst) && queue.len() >= queue.capacity() / 2 {
             // Under the lock, so the wake-up cannot fall between the writer's look at the
             // queue and its wait.
             drop(lock(&s.state));
@@ -246,7 +254,7 @@ impl AuditLog {
         if st.stop || (s.settings.on_failure == OnFailure::Fail && s.failing.load(Ordering::Relaxed)) {
             return Err(Unavailable);
         }
-        if s.queue.is_full() {
+        if s.queue().is_full() {
             s.wake_writer.notify_one();
             // The writer takes the lock after it empties the queue, to wake us; the timeout
             // only bounds a wait whose wake-up came between our look and our wait.
@@ -270,7 +278,7 @@ impl AuditLog {
             if st.stop || (fail_fast && s.failing.load(Ordering::Relaxed)) {
                 return Err(Unavailable);
             }
-            match s.queue.push(event) {
+            match s.queue().push(event) {
                 Ok(()) => break,
                 Err(back) => event = back,
             }
@@ -341,7 +349,7 @@ impl Writer {
     /// The writer thread: a batch whenever half the queue is full, `batch_ms` has passed since
     /// the last one, or (per-record durability) a record waits; until the log stops.
     fn run(&mut self) {
-        let mut batch = Vec::with_capacity(self.shared.queue.capacity().min(4096));
+        let mut batch = Vec::with_capacity(self.shared.queue().capacity().min(4096));
         loop {
             let stop = self.wait_for_records();
             if self.write_queued(&mut batch) == 0 && stop {
@@ -361,8 +369,8 @@ impl Writer {
             // Announced before the look at the queue: a call that queues after the look sees
             // it and wakes us.
             s.writer_idle.store(true, Ordering::SeqCst);
-            let queued = s.queue.len();
-            let full = queued >= s.queue.capacity() / 2;
+            let queued = s.queue().len();
+            let full = queued >= s.queue().capacity() / 2;
             if st.stop || (queued > 0 && (full || per_record)) {
                 break;
             }
@@ -381,9 +389,9 @@ impl Writer {
     /// keeps the records not yet durable within `batch_records`) and delivers them; returns
     /// how many.
     fn write_queued(&mut self, batch: &mut Vec<Event>) -> u64 {
-        let room = self.shared.queue.capacity();
+        let room = self.shared.queue().capacity();
         while batch.len() < room {
-            match self.shared.queue.pop() {
+            match self.shared.queue().pop() {
                 Some(e) => batch.push(e),
                 None => break,
             }
@@ -585,17 +593,6 @@ fn open_log(path: &Path) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).read(true).mode(0o600).open(path)
 }
 
-/// Turns the instants calls captured into wall time.
-pub fn wall_time(started: Instant) -> SystemTime {
-    static BASE: once_cell::sync::Lazy<(Instant, SystemTime)> =
-        once_cell::sync::Lazy::new(|| (Instant::now(), SystemTime::now()));
-    let (i, s) = *BASE;
-    match started.checked_duration_since(i) {
-        Some(d) => s + d,
-        None => s - i.duration_since(started),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -650,7 +647,7 @@ mod tests {
 
     fn event(name: &'static str) -> Event {
         Event {
-            time: SystemTime::now(),
+            time: crate::kms::audit::record::EventTime::Wall(std::time::SystemTime::now()),
             name,
             function: "C_Encrypt",
             mechanism: None,
