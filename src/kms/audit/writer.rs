@@ -54,12 +54,6 @@ pub struct Settings {
     pub finalize_wait: Duration,
 }
 
-impl Shared {
-    fn queue(&self) -> &ArrayQueue<Event> {
-        self.queue.get_or_init(|| ArrayQueue::new((self.settings.batch_records / 2).max(1)))
-    }
-}
-
 /// Why an audited call cannot go on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unavailable;
@@ -86,6 +80,12 @@ struct Shared {
     stopping: AtomicBool,
     /// The writer is waiting for records: a call that fills half the queue wakes it.
     writer_idle: AtomicBool,
+}
+
+impl Shared {
+    fn queue(&self) -> &ArrayQueue<Event> {
+        self.queue.get_or_init(|| ArrayQueue::new((self.settings.batch_records / 2).max(1)))
+    }
 }
 
 pub struct AuditLog {
