@@ -69,12 +69,7 @@ fn session(token: &str) -> Session {
 }
 
 fn kmsctl(args: &[&str]) -> std::process::Output {
-    env();
-    Command::new(env!("CARGO_BIN_EXE_kmsctl"))
-        .args(args)
-        .env("KMSCTL_PIN", common::USER_PIN)
-        .output()
-        .unwrap()
+    common::kmsctl(env(), args)
 }
 
 const IV: [u8; 12] = [7; 12];

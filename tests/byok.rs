@@ -20,38 +20,21 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 // --- Configuration, clock, tools --------------------------------------------------------------
 
+/// The KMS binaries' sections, with plaintext import refused: keys arrive wrapped here.
 fn sections(dir: &Path) -> String {
-    let clock = dir.join("now");
-    write_clock(&clock, system_now());
-    format!(
-        "[quota]\nkeys = 200\naliases = 300\nkey_versions = 10000\n\n\
-         [rate_limit]\ncreate = \"unlimited\"\ncrypto_symmetric = \"unlimited\"\n\
-         crypto_asymmetric = \"unlimited\"\nread = \"unlimited\"\nwrite = \"unlimited\"\n\n\
-         [kms]\nclock_file = \"{}\"\n\n[policy]\nplaintext_import = false\n",
-        clock.display()
-    )
+    common::kms_sections(dir) + "\n[policy]\nplaintext_import = false\n"
 }
 
 fn env() -> &'static common::Env {
     common::env_with(sections)
 }
 
-fn system_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
-}
-
-fn write_clock(path: &Path, now: u64) {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, format!("{now}\n")).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
-}
-
 fn clock_file() -> PathBuf {
-    env().dir.path().join("now")
+    common::clock_file(env())
 }
 
 fn now() -> u64 {
-    std::fs::read_to_string(clock_file()).unwrap().trim().parse().unwrap()
+    common::read_clock(&clock_file())
 }
 
 /// Import tokens live 24 hours by the library's clock: tests that move it hold the write side,
@@ -69,7 +52,7 @@ fn moving_clock() -> RwLockWriteGuard<'static, ()> {
 }
 
 fn advance(seconds: u64) {
-    write_clock(&clock_file(), now() + seconds);
+    common::write_clock(&clock_file(), now() + seconds);
 }
 
 fn session(token: &str) -> Session {
@@ -83,22 +66,12 @@ fn workdir() -> tempfile::TempDir {
 }
 
 fn kmsctl(token: &str, args: &[&str]) -> Output {
-    env();
-    Command::new(env!("CARGO_BIN_EXE_kmsctl"))
-        .args(["--token", token])
-        .args(args)
-        .env("KMSCTL_PIN", common::USER_PIN)
-        .output()
-        .expect("run kmsctl")
+    common::kmsctl(env(), &[&["--token", token], args].concat())
 }
 
 #[track_caller]
 fn json(token: &str, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = kmsctl(token, &all);
-    assert!(out.status.success(), "kmsctl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::kmsctl_json(env(), &[&["--token", token], args].concat())
 }
 
 /// A failed kmsctl run's KMS error code.

@@ -14,7 +14,7 @@ use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
 use kms_pkcs11::vendor::*;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -25,24 +25,6 @@ const CHILD_MODULE: &str = "KMS_PKCS11_TEST_MODULE";
 const CHILD_ROLE: &str = "CONCURRENCY_ROLE";
 const SO_PIN: &str = "so-pin-0000";
 const USER_PIN: &str = "user-pin-0000";
-
-fn config(dir: &Path) -> PathBuf {
-    std::fs::write(dir.join("now"), "1800000000\n").unwrap();
-    let path = dir.join("config.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[pin]\nargon2_memory_kib = 64\nargon2_iterations = 1\n\n\
-             [quota]\nkeys = 1000000\naliases = 1000000\nkey_versions = 1000000\n\n\
-             [rate_limit]\ncreate = \"unlimited\"\ncrypto_symmetric = \"unlimited\"\n\
-             crypto_asymmetric = \"unlimited\"\nread = \"unlimited\"\nwrite = \"unlimited\"\n\n\
-             [kms]\ndestroy = \"immediate\"\nclock_file = \"{}\"\n\n[[token]]\nlabel = \"busy\"\n",
-            dir.join("now").display()
-        ),
-    )
-    .unwrap();
-    path
-}
 
 fn library(module: &Path) -> Pkcs11 {
     let p = Pkcs11::new(module).expect("dlopen");
@@ -187,7 +169,7 @@ fn spawn(module: &Path, role: &str) -> Child {
 #[test]
 fn processes_and_threads_share_one_token_without_errors_or_hangs() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path());
+    let config = common::write_one_token_config(dir.path(), "busy");
     // SAFETY: set before any thread of this single-test binary loads the library.
     unsafe {
         std::env::set_var("KMS_PKCS11_CONFIG", &config);

@@ -27,25 +27,6 @@ const CHILD_JOURNAL: &str = "CRASH_JOURNAL";
 const SO_PIN: &str = "so-pin-0000";
 const USER_PIN: &str = "user-pin-0000";
 
-fn config(dir: &Path) -> PathBuf {
-    let clock = dir.join("now");
-    std::fs::write(&clock, "1800000000\n").unwrap();
-    let path = dir.join("config.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[pin]\nargon2_memory_kib = 64\nargon2_iterations = 1\n\n\
-             [quota]\nkeys = 1000000\naliases = 1000000\nkey_versions = 1000000\n\n\
-             [rate_limit]\ncreate = \"unlimited\"\ncrypto_symmetric = \"unlimited\"\n\
-             crypto_asymmetric = \"unlimited\"\nread = \"unlimited\"\nwrite = \"unlimited\"\n\n\
-             [kms]\ndestroy = \"immediate\"\nclock_file = \"{}\"\n\n[[token]]\nlabel = \"crash\"\n",
-            clock.display()
-        ),
-    )
-    .unwrap();
-    path
-}
-
 fn open(module: &Path) -> (Pkcs11, Session) {
     let p = Pkcs11::new(module).expect("dlopen");
     p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)).expect("C_Initialize");
@@ -292,7 +273,7 @@ fn check(module: &Path, store: &Path, journal: &Path, kill: usize) {
 #[test]
 fn two_hundred_kills_leave_a_consistent_store_with_every_confirmed_call() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path());
+    let config = common::write_one_token_config(dir.path(), "crash");
     // SAFETY: set before any thread of this single-test binary loads the library.
     unsafe {
         std::env::set_var("KMS_PKCS11_CONFIG", &config);

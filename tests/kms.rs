@@ -35,22 +35,8 @@ const SM2_CURVE: &str = "06082a811ccf5501822d";
 
 // --- Configuration and clock -----------------------------------------------------------------
 
-/// The KMS sections of this binary's configuration: the KMS's default quotas, no rate limits
-/// (the throttling tests run a process of their own), and the clock file.
-fn kms_sections(dir: &Path) -> String {
-    let clock = dir.join("now");
-    write_clock(&clock, system_now());
-    format!(
-        "[quota]\nkeys = 200\naliases = 300\nkey_versions = 10000\n\n\
-         [rate_limit]\ncreate = \"unlimited\"\ncrypto_symmetric = \"unlimited\"\n\
-         crypto_asymmetric = \"unlimited\"\nread = \"unlimited\"\nwrite = \"unlimited\"\n\n\
-         [kms]\nclock_file = \"{}\"\n",
-        clock.display()
-    )
-}
-
 fn env() -> &'static common::Env {
-    common::env_with(kms_sections)
+    common::env_with(common::kms_sections)
 }
 
 /// A read-write session on a freshly initialized token of its own, logged in as the user.
@@ -59,24 +45,13 @@ fn session(token: &str) -> Session {
     common::user_session(token)
 }
 
-fn system_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
-}
-
-/// Replaces the clock file in one step, so that the library never reads half a write.
-fn write_clock(path: &Path, now: u64) {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, format!("{now}\n")).expect("write the clock file");
-    std::fs::rename(&tmp, path).expect("replace the clock file");
-}
-
 fn clock_file() -> PathBuf {
-    env().dir.path().join("now")
+    common::clock_file(env())
 }
 
 /// The library's "now".
 fn now() -> u64 {
-    std::fs::read_to_string(clock_file()).unwrap().trim().parse().unwrap()
+    common::read_clock(&clock_file())
 }
 
 /// The right to move the clock. Tests whose keys rotate, or whose deletions are pending, hold
@@ -100,7 +75,7 @@ impl Clock {
 
     fn advance(&self, seconds: u64) -> u64 {
         let t = now() + seconds;
-        write_clock(&clock_file(), t);
+        common::write_clock(&clock_file(), t);
         t
     }
 }

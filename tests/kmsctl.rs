@@ -12,23 +12,13 @@ use std::process::{Command, Output};
 
 /// Runs kmsctl on a token of the test configuration, as the user.
 fn kmsctl(token: &str, args: &[&str]) -> Output {
-    common::env();
-    Command::new(env!("CARGO_BIN_EXE_kmsctl"))
-        .args(["--token", token])
-        .args(args)
-        .env("KMSCTL_PIN", common::USER_PIN)
-        .output()
-        .expect("run kmsctl")
+    common::kmsctl(common::env(), &[&["--token", token], args].concat())
 }
 
 /// A successful run's JSON output.
 #[track_caller]
 fn json(token: &str, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = kmsctl(token, &all);
-    assert!(out.status.success(), "kmsctl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("kmsctl {args:?}: not JSON ({e})"))
+    common::kmsctl_json(common::env(), &[&["--token", token], args].concat())
 }
 
 /// A failed run's KMS error code (the word after "kmsctl: ").

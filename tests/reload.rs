@@ -8,24 +8,11 @@ use cryptoki::mechanism::Mechanism;
 use cryptoki::object::Attribute;
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+mod common;
 
 const CYCLES: usize = 100;
-
-/// The built library (the harness of the other binaries builds it; see tests/common).
-fn module() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
-    let release = profile_dir.file_name().is_some_and(|n| n == "release");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut build = std::process::Command::new(cargo);
-    build.args(["build", "--quiet", "--lib"]).current_dir(env!("CARGO_MANIFEST_DIR"));
-    if release {
-        build.arg("--release");
-    }
-    assert!(build.status().unwrap().success(), "cargo build --lib failed");
-    profile_dir.join("libkms_pkcs11.so")
-}
 
 /// Names of this process's threads.
 fn threads() -> Vec<String> {
@@ -106,7 +93,7 @@ fn a_hundred_load_use_unload_cycles_leave_nothing_behind() {
         std::env::set_var("KMS_PKCS11_CONFIG", &config);
         std::env::set_var("KMS_PKCS11_HOME", dir.path());
     }
-    let module = module();
+    let module = common::module_path();
     let threads_before = threads();
     let files_before = open_files();
     let mut rss_after_warmup = 0;

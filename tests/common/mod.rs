@@ -76,10 +76,28 @@ pub fn write_config(dir: &Path) -> PathBuf {
 /// Writes the test configuration into `dir` with `sections` (TOML: `[quota]`, `[rate_limit]`,
 /// `[kms]`) in place of the harness's KMS sections.
 pub fn write_config_with(dir: &Path, sections: &str) -> PathBuf {
+    write_config_for(dir, sections, TOKENS)
+}
+
+/// A configuration with the one token `label`, for the binaries whose processes share one store
+/// (crash, concurrency): the harness's sections, immediate destruction of keys, and a clock
+/// file `now` in `dir` at a fixed time.
+pub fn write_one_token_config(dir: &Path, label: &str) -> PathBuf {
+    let clock = dir.join("now");
+    write_clock(&clock, 1_800_000_000);
+    let sections = format!(
+        "{}[kms]\ndestroy = \"immediate\"\nclock_file = \"{}\"\n",
+        harness_sections(dir),
+        clock.display()
+    );
+    write_config_for(dir, &sections, &[label])
+}
+
+fn write_config_for(dir: &Path, sections: &str, tokens: &[&str]) -> PathBuf {
     let mut text = String::from("[pin]\nargon2_memory_kib = 64\nargon2_iterations = 1\nmax_attempts = 3\n\n");
     text.push_str(sections);
     text.push('\n');
-    for name in TOKENS {
+    for name in tokens {
         text.push_str(&format!("[[token]]\nlabel = \"{name}\"\n\n"));
     }
     let path = dir.join("config.toml");
@@ -200,4 +218,64 @@ pub fn rw(slot: Slot) -> Session {
 
 pub fn ro(slot: Slot) -> Session {
     pkcs11().open_ro_session(slot).expect("open read-only session")
+}
+
+// --- kmsctl -----------------------------------------------------------------------------------
+
+/// Runs `kmsctl` as the user with `args`, under this binary's configuration (which `_env`, the
+/// initialized harness, has put in the environment).
+pub fn kmsctl(_env: &Env, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kmsctl"))
+        .args(args)
+        .env("KMSCTL_PIN", USER_PIN)
+        .output()
+        .expect("run kmsctl")
+}
+
+/// A successful `kmsctl` run's `--json` output.
+#[track_caller]
+pub fn kmsctl_json(env: &Env, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = kmsctl(env, &all);
+    assert!(out.status.success(), "kmsctl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("kmsctl {args:?}: not JSON ({e})"))
+}
+
+// --- The KMS clock ----------------------------------------------------------------------------
+
+/// KMS sections for the binaries that test the KMS rules: the KMS's default quotas, no rate
+/// limits (the throttling tests run a process of their own), and a clock file `now` in `dir`,
+/// set to the present, that tests move to make rotations and expiries fall due.
+pub fn kms_sections(dir: &Path) -> String {
+    let clock = dir.join("now");
+    write_clock(&clock, system_now());
+    format!(
+        "[quota]\nkeys = 200\naliases = 300\nkey_versions = 10000\n\n\
+         [rate_limit]\ncreate = \"unlimited\"\ncrypto_symmetric = \"unlimited\"\n\
+         crypto_asymmetric = \"unlimited\"\nread = \"unlimited\"\nwrite = \"unlimited\"\n\n\
+         [kms]\nclock_file = \"{}\"\n",
+        clock.display()
+    )
+}
+
+/// The clock file of [`kms_sections`].
+pub fn clock_file(env: &Env) -> PathBuf {
+    env.dir.path().join("now")
+}
+
+pub fn system_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs()
+}
+
+/// Replaces the clock file in one step, so that the library never reads half a write.
+pub fn write_clock(path: &Path, now: u64) {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, format!("{now}\n")).expect("write the clock file");
+    std::fs::rename(&tmp, path).expect("replace the clock file");
+}
+
+/// The library's "now": what the clock file says.
+pub fn read_clock(path: &Path) -> u64 {
+    std::fs::read_to_string(path).expect("read the clock file").trim().parse().expect("a number")
 }
