@@ -131,7 +131,7 @@ pub struct NewKey {
     pub origin: Origin,
 }
 
-/// GetParametersForImport's answer.
+/// GetParametersForImport's answer, in the API's form (Base64, ISO time).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ImportParameters {
@@ -333,6 +333,17 @@ impl ActionResult for Opened {
     }
 }
 
+impl From<super::import::ImportParameters> for ImportParameters {
+    fn from(p: super::import::ImportParameters) -> ImportParameters {
+        ImportParameters {
+            key_id: p.key_id,
+            import_token: p.import_token,
+            public_key: Base64::encode_string(&p.public_key),
+            token_expire_time: iso_time(p.expires),
+        }
+    }
+}
+
 impl ActionResult for ImportParameters {
     fn key_id(&self) -> Option<&str> {
         Some(&self.key_id)
@@ -425,13 +436,8 @@ impl Library {
             }
             let key_id = self.resolve_key(h, key)?;
             self.admin_token(h)?;
-            let p = self.issue_import_parameters(&*self.session(h)?, &key_id, algorithm)?;
-            Ok(ImportParameters {
-                key_id: p.key_id,
-                import_token: p.import_token,
-                public_key: Base64::encode_string(&p.public_key),
-                token_expire_time: iso_time(p.expires),
-            })
+            let s = self.session(h)?;
+            Ok(s.token.issue_wrapping_pair(&key_id, algorithm, s.handle)?.into())
         })
     }
 

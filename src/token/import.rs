@@ -19,7 +19,8 @@ use crate::vendor::*;
 use cryptoki_sys::*;
 use std::sync::Arc;
 
-/// What GetParametersForImport hands the customer.
+/// What GetParametersForImport hands the customer, as the engine holds it (the API's form is
+/// [`super::admin::ImportParameters`]).
 pub struct ImportParameters {
     pub key_id: String,
     pub import_token: String,
@@ -96,7 +97,7 @@ impl Token {
 
     /// GetParametersForImport: a fresh wrapping key pair for `key_id`, stored in the token (its
     /// public half visible to every application, its private half usable only to import).
-    fn issue_wrapping_pair(
+    pub(super) fn issue_wrapping_pair(
         &self,
         key_id: &str,
         algorithm: WrappingAlgorithm,
@@ -294,16 +295,6 @@ fn external_only(origin: &str) -> Result<()> {
 }
 
 impl Library {
-    /// GetParametersForImport on the token of session `s`.
-    pub(crate) fn issue_import_parameters(
-        &self,
-        s: &Session,
-        key_id: &str,
-        algorithm: WrappingAlgorithm,
-    ) -> Result<ImportParameters> {
-        s.token.issue_wrapping_pair(key_id, algorithm, s.handle)
-    }
-
     /// The wrapping private key of an import token, checked against the key it must import
     /// into and the clock.
     pub(crate) fn import_wrapping_key(
