@@ -233,6 +233,9 @@ void threads(void);
 enum { KEY_EC_PRIV = 4, KEY_SM2_PRIV = 8 };
 #define MAX_KEYS 16
 size_t make_keys(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *keys);
+/* The slot's mechanism list (keyset.c), in a malloc'ed array the caller frees; `n` gets its
+   length. */
+CK_MECHANISM_TYPE *mechanism_list(CK_ULONG *n);
 /* Mechanism parameters (params.c), in the blocks of `c`: the valid one of a type, and bad
    ones of the structure a type takes (and of none, for every type). */
 struct param {

@@ -184,11 +184,9 @@ void key_management(void) {
     S = open_rw();
     CK_OBJECT_HANDLE keys[MAX_KEYS];
     size_t n_keys = make_keys(S, keys);
-    CK_ULONG n = 0;
-    MUST("C_GetMechanismList", F->C_GetMechanismList(ST.slot, NULL, &n));
-    CK_MECHANISM_TYPE *types = malloc(n * sizeof(*types));
+    CK_ULONG n;
+    CK_MECHANISM_TYPE *types = mechanism_list(&n);
     CK_FLAGS *flags = malloc(n * sizeof(*flags));
-    MUST("C_GetMechanismList", F->C_GetMechanismList(ST.slot, types, &n));
     for (CK_ULONG t = 0; t < n; t++) {
         CK_MECHANISM_INFO info;
         MUST("C_GetMechanismInfo", F->C_GetMechanismInfo(ST.slot, types[t], &info));

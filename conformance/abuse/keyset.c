@@ -72,3 +72,11 @@ size_t make_keys(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *keys) {
     keys[n++] = secret(s, CKM_AES_KEY_GEN, managed, N(managed));
     return n;
 }
+
+CK_MECHANISM_TYPE *mechanism_list(CK_ULONG *n) {
+    *n = 0;
+    MUST("C_GetMechanismList", P11->v2.C_GetMechanismList(ST.slot, NULL, n));
+    CK_MECHANISM_TYPE *types = malloc(*n * sizeof(*types));
+    MUST("C_GetMechanismList", P11->v2.C_GetMechanismList(ST.slot, types, n));
+    return types;
+}

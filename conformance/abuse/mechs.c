@@ -143,10 +143,8 @@ void mechanisms(void) {
     S = open_rw();
     CK_OBJECT_HANDLE keys[MAX_KEYS];
     size_t n_keys = make_keys(S, keys);
-    CK_ULONG n = 0;
-    MUST("C_GetMechanismList", F->C_GetMechanismList(ST.slot, NULL, &n));
-    CK_MECHANISM_TYPE *types = malloc(n * sizeof(*types));
-    MUST("C_GetMechanismList", F->C_GetMechanismList(ST.slot, types, &n));
+    CK_ULONG n;
+    CK_MECHANISM_TYPE *types = mechanism_list(&n);
     for (CK_ULONG t = 0; t < n; t++) {
         CK_MECHANISM_INFO info;
         MUST("C_GetMechanismInfo", F->C_GetMechanismInfo(ST.slot, types[t], &info));

@@ -4,6 +4,7 @@
 //! it expires. The rules are in `crate::kms::import`.
 
 use super::Library;
+use super::kms::{check_version_room, not_found, refuse};
 use super::session::Session;
 use super::slot::{Token, new_uuid};
 use crate::error::{Error, Result};
@@ -14,7 +15,7 @@ use crate::mechanism::{self, Mechanism};
 use crate::object::Object;
 use crate::object::attribute::{Attributes, Template, bool_bytes, decode_ulong, ulong_bytes};
 use crate::object::rules;
-use crate::store::{Filter, StoreError};
+use crate::store::Filter;
 use crate::vendor::*;
 use cryptoki_sys::*;
 use std::sync::Arc;
@@ -49,10 +50,6 @@ pub fn take_origin(templates: &mut [&mut Template]) -> Result<Origin> {
         }
     }
     Ok(origin)
-}
-
-fn refuse(e: KmsError) -> StoreError {
-    StoreError::Refused(e)
 }
 
 fn label_of(key_id: &str) -> Vec<u8> {
@@ -164,13 +161,7 @@ impl Token {
         let quota = self.kms.quota.key_versions;
         self.add_objects_with(vec![tag(public), tag(private)], owner, &mut |tx| {
             // An import makes a version: refuse early what could not be imported.
-            if tx.counts()?.versions + 1 > quota {
-                return Err(refuse(KmsError::new(
-                    KmsCode::LimitExceeded,
-                    "the token's key version quota is used up",
-                )));
-            }
-            Ok(())
+            check_version_room(tx, quota)
         })?;
         log::info!("import parameters issued for key {key_id} ({}, valid 24 h)", algorithm.name());
         Ok(ImportParameters { key_id: key_id.to_string(), import_token, public_key, expires })
@@ -207,9 +198,7 @@ impl Token {
         let quota = self.kms.quota.key_versions;
         let mut touched = Vec::new();
         self.store()?.write(&mut |tx| {
-            let mut current = tx.kms_key(key_id)?.ok_or_else(|| {
-                refuse(KmsError::new(KmsCode::KeyNotFound, format!("key {key_id} does not exist")))
-            })?;
+            let mut current = tx.kms_key(key_id)?.ok_or_else(|| not_found(key_id))?;
             import::check_same_material(&current.material_digest, &material.digest).map_err(refuse)?;
             match managed::state_of(&current) {
                 KeyState::PendingDeletion => {
@@ -219,12 +208,7 @@ impl Token {
                     )));
                 }
                 KeyState::PendingImport => {
-                    if tx.counts()?.versions + 1 > quota {
-                        return Err(refuse(KmsError::new(
-                            KmsCode::LimitExceeded,
-                            "the token's key version quota is used up",
-                        )));
-                    }
+                    check_version_room(tx, quota)?;
                     for r in &records {
                         tx.insert_object(r)?;
                     }

@@ -16,12 +16,24 @@ use cryptoki_sys::*;
 use std::sync::Arc;
 
 /// A KMS refusal inside a store transaction.
-fn refuse(e: KmsError) -> StoreError {
+pub(super) fn refuse(e: KmsError) -> StoreError {
     StoreError::Refused(e)
 }
 
-fn not_found(key_id: &str) -> StoreError {
+pub(super) fn not_found(key_id: &str) -> StoreError {
     refuse(KmsError::new(KmsCode::KeyNotFound, format!("key {key_id} does not exist")))
+}
+
+/// Refuses, inside the transaction that would add it, a key version the token's quota has no
+/// room for.
+pub(super) fn check_version_room(tx: &mut dyn Tx, quota: u64) -> StoreResult<()> {
+    if tx.counts()?.versions + 1 > quota {
+        return Err(refuse(KmsError::new(
+            KmsCode::LimitExceeded,
+            "the token's key version quota is used up",
+        )));
+    }
+    Ok(())
 }
 
 /// The KMS options a creation template carried (taken out of the attribute sets).
@@ -419,12 +431,7 @@ impl Token {
             if current.primary_version != expected || (!manual && !managed::rotation_due(&current, now)) {
                 return Ok(());
             }
-            if tx.counts()?.versions + 1 > quota {
-                return Err(refuse(KmsError::new(
-                    KmsCode::LimitExceeded,
-                    "the token's key version quota is used up",
-                )));
-            }
+            check_version_room(tx, quota)?;
             for r in &records {
                 tx.insert_object(r)?;
             }
