@@ -107,8 +107,18 @@ struct Inner {
 
 pub struct SqliteStore {
     path: PathBuf,
+    /// The connection that writes, and follows other processes' commits (`PRAGMA
+    /// data_version` counts commits made on other connections).
     inner: Mutex<Inner>,
+    /// Idle connections for searches and object loads: threads run those side by side (WAL
+    /// lets readers share the file), where on the one connection they took turns, and each
+    /// turn cost a sleeping thread's wake-up.
+    readers: Mutex<Vec<Connection>>,
 }
+
+/// Reading connections kept open between uses; more are opened while more threads read at
+/// once, and closed after.
+const IDLE_READERS: usize = 4;
 
 impl SqliteStore {
     /// Opens (creating if needed) the store at `path`.
@@ -117,11 +127,7 @@ impl SqliteStore {
             create_private_dir(dir)?;
         }
         create_private_file(path)?;
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
-        )?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let conn = connect(path)?;
         let display = path.display().to_string();
         check_identity(&conn, &display)?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
@@ -131,7 +137,30 @@ impl SqliteStore {
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
         migrate(&conn, &display)?;
         let data_version = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
-        Ok(SqliteStore { path: path.to_path_buf(), inner: Mutex::new(Inner { conn, data_version }) })
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            inner: Mutex::new(Inner { conn, data_version }),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Runs `f` on an idle reading connection, opening one if none is idle.
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let idle = self.readers.lock().pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => {
+                let conn = connect(&self.path)?;
+                conn.execute_batch("PRAGMA query_only=ON")?;
+                conn
+            }
+        };
+        let out = f(&conn);
+        let mut idle = self.readers.lock();
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+        out
     }
 
     pub fn path(&self) -> &Path {
@@ -457,6 +486,17 @@ fn create_private_file(path: &Path) -> StoreResult<()> {
 }
 
 /// Refuses SQLite files that belong to something else, and non-SQLite files.
+/// A connection to an existing file (made by `create_private_file`, never by SQLite, so its
+/// mode stays private): one per thread at a time, waiting out other writers.
+fn connect(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(conn)
+}
+
 fn check_identity(conn: &Connection, display: &str) -> StoreResult<()> {
     let app_id: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     if app_id == APPLICATION_ID {
@@ -629,15 +669,16 @@ impl Store for SqliteStore {
     }
 
     fn load(&self, uid: &str) -> StoreResult<Option<Stored>> {
-        let inner = self.inner.lock();
         let sql = format!("SELECT {OBJECT_COLUMNS}, seq FROM objects WHERE uid = ?1");
-        let mut stmt = inner.conn.prepare_cached(&sql)?;
-        let row = stmt
-            .query_row(params![uid], |r| {
-                Ok(Stored { record: object_from_row(uid, r)?, seq: r.get::<_, i64>(7)? as u64 })
-            })
-            .optional()?;
-        Ok(row)
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let row = stmt
+                .query_row(params![uid], |r| {
+                    Ok(Stored { record: object_from_row(uid, r)?, seq: r.get::<_, i64>(7)? as u64 })
+                })
+                .optional()?;
+            Ok(row)
+        })
     }
 
     fn find(&self, filter: &Filter) -> StoreResult<Vec<(String, u64)>> {
@@ -665,12 +706,13 @@ impl Store for SqliteStore {
         if !filter.include_versions {
             sql.push_str(" AND is_version = 0");
         }
-        let inner = self.inner.lock();
-        let mut stmt = inner.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
     }
 
     fn write(&self, f: &mut dyn FnMut(&mut dyn Tx) -> StoreResult<()>) -> StoreResult<u64> {
@@ -747,6 +789,31 @@ mod tests {
         drop(s);
         let s = SqliteStore::open(&dir.path().join("t.sqlite3")).unwrap();
         assert_eq!(s.token().unwrap().serial, t.serial);
+    }
+
+    #[test]
+    fn readers_run_side_by_side_see_commits_and_a_few_stay_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("t.sqlite3")).unwrap();
+        s.insert(&[&record("a", b"one")]).unwrap();
+        // Six reads at once, as six threads would hold them: each has its own connection.
+        fn nest(s: &SqliteStore, depth: usize) -> usize {
+            s.with_reader(|conn| {
+                let n: i64 = conn.query_row("SELECT count(*) FROM objects", [], |r| r.get(0))?;
+                assert_eq!(n, 1);
+                Ok(if depth == 1 { 1 } else { 1 + nest(s, depth - 1) })
+            })
+            .unwrap()
+        }
+        assert_eq!(nest(&s, 6), 6);
+        assert_eq!(s.readers.lock().len(), IDLE_READERS);
+        // A reader sees what the writer commits after it was opened.
+        s.insert(&[&record("b", b"two")]).unwrap();
+        assert_eq!(s.find(&Filter { label: Some(b"two".to_vec()), ..Filter::default() }).unwrap().len(), 1);
+        // And it cannot write.
+        let write = s.with_reader(|conn| Ok(conn.execute("DELETE FROM objects", [])?));
+        assert!(write.is_err());
+        assert_eq!(s.find(&Filter::default()).unwrap().len(), 2);
     }
 
     #[test]
