@@ -8,7 +8,6 @@ use common::{SO_PIN, USER_PIN, err, pin, ro, rw};
 use cryptoki::error::RvError;
 use cryptoki::object::{Attribute, ObjectClass};
 use cryptoki::session::{Session, SessionState, UserType};
-use cryptoki::slot::Slot;
 use cryptoki_sys::*;
 use std::ptr::null_mut;
 use std::sync::OnceLock;
@@ -35,11 +34,6 @@ fn raw_login(h: CK_SESSION_HANDLE, user: CK_USER_TYPE, p: &str) -> CK_RV {
     let mut p = p.as_bytes().to_vec();
     // SAFETY: the PIN buffer and its length.
     unsafe { common::raw().C_Login.unwrap()(h, user, p.as_mut_ptr(), p.len() as CK_ULONG) }
-}
-
-fn close_all(slot: Slot) -> CK_RV {
-    // SAFETY: no pointers.
-    unsafe { common::raw().C_CloseAllSessions.unwrap()(slot.id()) }
 }
 
 /// The 3.0 function list, for `C_SessionCancel`.
@@ -205,6 +199,10 @@ fn so_login_with_a_read_only_session_open_is_session_read_only_exists() {
     assert_eq!(err(w.login(UserType::So, Some(&pin(SO_PIN)))), RvError::SessionReadOnlyExists);
     assert_eq!(err(r.login(UserType::So, Some(&pin(SO_PIN)))), RvError::SessionReadOnlyExists);
     assert_eq!(state(&w), SessionState::RwPublic);
+    // Once the read-only session is closed, the SO may log in.
+    r.close().unwrap();
+    w.login(UserType::So, Some(&pin(SO_PIN))).unwrap();
+    assert_eq!(state(&w), SessionState::RwSecurityOfficer);
 }
 
 #[test]
@@ -317,7 +315,7 @@ fn close_all_sessions_closes_every_session_and_logs_out() {
     let slot = common::fresh_token("t20");
     let (a, b) = (rw(slot), ro(slot));
     a.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
-    assert_eq!(close_all(slot), CKR_OK);
+    assert_eq!(common::close_all_sessions(slot), CKR_OK);
     assert_eq!(raw_session_info(common::raw_handle(&a)).err(), Some(CKR_SESSION_HANDLE_INVALID));
     assert_eq!(raw_session_info(common::raw_handle(&b)).err(), Some(CKR_SESSION_HANDLE_INVALID));
     assert_eq!(state(&rw(slot)), SessionState::RwPublic);
@@ -329,7 +327,7 @@ fn close_all_sessions_leaves_other_slots_alone() {
     let sb = rw(b);
     sb.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
     let _sa = rw(a);
-    assert_eq!(close_all(a), CKR_OK);
+    assert_eq!(common::close_all_sessions(a), CKR_OK);
     assert_eq!(state(&sb), SessionState::RwUser);
 }
 

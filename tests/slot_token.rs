@@ -249,10 +249,21 @@ fn token_info_reports_label_serial_pin_lengths_and_rng() {
 #[test]
 fn token_info_counts_this_applications_sessions() {
     let slot = common::fresh_token("t06");
+    let ro = common::pkcs11().open_ro_session(slot).unwrap();
+    let rw = rw_session(slot);
+    let info = token_info(slot.id());
+    assert_eq!((info.ulSessionCount, info.ulRwSessionCount), (2, 1));
+    ro.close().unwrap();
+    let info = token_info(slot.id());
+    assert_eq!((info.ulSessionCount, info.ulRwSessionCount), (1, 1));
     let _ro = common::pkcs11().open_ro_session(slot).unwrap();
     let _rw = rw_session(slot);
     let info = token_info(slot.id());
-    assert_eq!((info.ulSessionCount, info.ulRwSessionCount), (2, 1));
+    assert_eq!((info.ulSessionCount, info.ulRwSessionCount), (3, 2));
+    drop(rw);
+    assert_eq!(common::close_all_sessions(slot), CKR_OK);
+    let info = token_info(slot.id());
+    assert_eq!((info.ulSessionCount, info.ulRwSessionCount), (0, 0));
 }
 
 #[test]

@@ -22,7 +22,7 @@ use crate::store::sqlite::SqliteStore;
 use cryptoki_sys::*;
 use parking_lot::RwLock;
 pub use session::Out;
-use session::{Ops, Session};
+use session::Session;
 pub use slot::{Token, TokenInfo, Who};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -131,18 +131,6 @@ impl Library {
         self.sessions.read().get(&handle).cloned().ok_or(Error::SessionHandleInvalid)
     }
 
-    /// Sessions of one slot in this process: (all, read-write).
-    pub fn session_counts(&self, slot: CK_SLOT_ID) -> (usize, usize) {
-        let sessions = self.sessions.read();
-        let of_slot = sessions.values().filter(|s| s.token.slot_id == slot);
-        let (mut all, mut rw) = (0, 0);
-        for s in of_slot {
-            all += 1;
-            rw += s.read_write as usize;
-        }
-        (all, rw)
-    }
-
     pub fn open_session(&self, slot: CK_SLOT_ID, flags: CK_FLAGS) -> Result<CK_SESSION_HANDLE> {
         if flags & CKF_SERIAL_SESSION == 0 {
             return Err(Error::SessionParallelNotSupported);
@@ -153,17 +141,22 @@ impl Library {
             return Err(Error::SessionReadWriteSoExists);
         }
         let handle = self.next_session.fetch_add(1, Ordering::Relaxed);
-        let session =
-            Arc::new(Session { handle, token, read_write, ops: parking_lot::Mutex::new(Ops::default()) });
-        self.sessions.write().insert(handle, session);
+        let mut sessions = self.sessions.write();
+        token.sessions.opened(read_write);
+        sessions.insert(handle, Arc::new(Session { handle, token, read_write, ops: Default::default() }));
         Ok(handle)
     }
 
     pub fn close_session(&self, handle: CK_SESSION_HANDLE) -> Result<()> {
-        let session = self.sessions.write().remove(&handle).ok_or(Error::SessionHandleInvalid)?;
+        let (session, left) = {
+            let mut sessions = self.sessions.write();
+            let session = sessions.remove(&handle).ok_or(Error::SessionHandleInvalid)?;
+            let left = session.token.sessions.closed(session.read_write);
+            (session, left)
+        };
         let token = &session.token;
         token.remove_session_objects(Some(handle));
-        if self.session_counts(token.slot_id).0 == 0 {
+        if left == 0 {
             token.reset_login();
         }
         Ok(())
@@ -171,7 +164,11 @@ impl Library {
 
     pub fn close_all_sessions(&self, slot: CK_SLOT_ID) -> Result<()> {
         let token = self.token(slot)?.clone();
-        self.sessions.write().retain(|_, s| s.token.slot_id != slot);
+        {
+            let mut sessions = self.sessions.write();
+            sessions.retain(|_, s| s.token.slot_id != slot);
+            token.sessions.clear();
+        }
         token.remove_session_objects(None);
         token.reset_login();
         Ok(())
@@ -179,7 +176,12 @@ impl Library {
 
     /// Closes everything (`C_Finalize`).
     pub fn shutdown(&self) {
-        self.sessions.write().clear();
+        let mut sessions = self.sessions.write();
+        sessions.clear();
+        for t in &self.tokens {
+            t.sessions.clear();
+        }
+        drop(sessions);
         for t in &self.tokens {
             t.remove_session_objects(None);
             t.reset_login();
@@ -208,14 +210,14 @@ impl Library {
     pub fn token_info(&self, slot: CK_SLOT_ID) -> Result<(TokenInfo, usize, usize)> {
         let token = self.token(slot)?;
         let info = token.info()?;
-        let (all, rw) = self.session_counts(slot);
-        Ok((info, all, rw))
+        let all = token.sessions.all();
+        Ok((info, all, all.saturating_sub(token.sessions.read_only())))
     }
 
     pub fn init_token(&self, slot: CK_SLOT_ID, so_pin: &[u8], label: &str) -> Result<()> {
         let token = self.present_token(slot)?;
         self.audited(token, "C_InitToken", "InitToken", |_| {
-            if self.session_counts(slot).0 > 0 {
+            if token.sessions.all() > 0 {
                 return Err(Error::SessionExists);
             }
             token.initialize(so_pin, label)
@@ -240,12 +242,8 @@ impl Library {
             current if current == who => return Err(Error::UserAlreadyLoggedIn),
             _ => return Err(Error::UserAnotherAlreadyLoggedIn),
         }
-        if who == Who::So {
-            let ro_exists =
-                self.sessions.read().values().any(|s| s.token.slot_id == token.slot_id && !s.read_write);
-            if ro_exists {
-                return Err(Error::SessionReadOnlyExists);
-            }
+        if who == Who::So && token.sessions.read_only() > 0 {
+            return Err(Error::SessionReadOnlyExists);
         }
         token.login(who, pin)
     }

@@ -9,7 +9,47 @@ use crate::mechanism::{Cipher, Digester, Signer, Verifier};
 use cryptoki_sys::*;
 use parking_lot::Mutex;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use zeroize::Zeroizing;
+
+/// How many sessions this process has open on one token. The library changes it under its
+/// session table's write lock, so it agrees with the table; reading it takes no lock and no
+/// walk over every session.
+#[derive(Default)]
+pub struct SessionCount {
+    all: AtomicUsize,
+    read_only: AtomicUsize,
+}
+
+impl SessionCount {
+    pub fn opened(&self, read_write: bool) {
+        self.all.fetch_add(1, Ordering::Relaxed);
+        if !read_write {
+            self.read_only.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// One session closed; how many are left.
+    pub fn closed(&self, read_write: bool) -> usize {
+        if !read_write {
+            self.read_only.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.all.fetch_sub(1, Ordering::Relaxed) - 1
+    }
+
+    pub fn clear(&self) {
+        self.all.store(0, Ordering::Relaxed);
+        self.read_only.store(0, Ordering::Relaxed);
+    }
+
+    pub fn all(&self) -> usize {
+        self.all.load(Ordering::Relaxed)
+    }
+
+    pub fn read_only(&self) -> usize {
+        self.read_only.load(Ordering::Relaxed)
+    }
+}
 
 /// Where an operation's output goes.
 pub enum Out<'a> {

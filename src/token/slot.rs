@@ -77,6 +77,8 @@ pub struct Token {
     /// [`EPOCH`]).
     last_sync: AtomicU64,
     handles: Arc<AtomicU64>,
+    /// This process's sessions on the token.
+    pub sessions: super::session::SessionCount,
     /// The token's audit writer (none when `[audit] enabled = false`).
     audit: Option<crate::kms::audit::AuditLog>,
 }
@@ -133,6 +135,7 @@ impl Token {
             sync: Mutex::new(SyncPoint { seq: 0, generation }),
             last_sync: AtomicU64::new(0),
             handles,
+            sessions: Default::default(),
             audit: None,
         })
     }

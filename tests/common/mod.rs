@@ -194,6 +194,12 @@ pub fn raw() -> &'static cryptoki_sys::CK_FUNCTION_LIST {
     unsafe { &*(addr as *const cryptoki_sys::CK_FUNCTION_LIST) }
 }
 
+/// `C_CloseAllSessions`, which the `cryptoki` crate does not offer.
+pub fn close_all_sessions(slot: Slot) -> cryptoki_sys::CK_RV {
+    // SAFETY: no pointers.
+    unsafe { raw().C_CloseAllSessions.unwrap()(slot.id()) }
+}
+
 /// The raw handle of a session, for raw calls.
 pub fn raw_handle(s: &Session) -> cryptoki_sys::CK_SESSION_HANDLE {
     s.handle()
