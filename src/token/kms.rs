@@ -611,11 +611,33 @@ impl Token {
     /// A managed key's object made ready for a cryptographic call: refreshed if another
     /// process may have changed the key, rotated first when an automatic rotation is due, and
     /// refused unless the key is enabled.
+    ///
+    /// The cached state may be up to `SYNC_INTERVAL_MS` (100 ms) old. A refusal is
+    /// confirmed against the store before it is given: a key another process has just enabled,
+    /// or given its material back, works at once; only the other direction (a key just
+    /// disabled elsewhere) takes up to that interval.
     pub fn ready_for_use(&self, obj: Arc<Object>, now: std::time::Instant) -> Result<Arc<Object>> {
-        let mut obj = obj;
-        if self.sync_if_stale(now)? {
-            obj = self.object(obj.handle)?;
+        let synced = self.sync_if_stale(now)?;
+        let obj = if synced { self.object(obj.handle)? } else { obj };
+        let (mut obj, mut state) = self.rotated_and_unexpired(obj)?;
+        if state.refusal().is_some() && !synced {
+            self.sync()?;
+            (obj, state) = self.rotated_and_unexpired(self.object(obj.handle)?)?;
         }
+        if let Some(code) = state.refusal() {
+            return Err(KmsError::new(
+                code,
+                format!("key {} is {}", obj.key_id().unwrap_or_default(), state.name()),
+            )
+            .into());
+        }
+        Ok(obj)
+    }
+
+    /// Carries out what is due on a managed key before its use (an automatic rotation, the
+    /// erasure of expired imported material); the object as it is then, and its state.
+    fn rotated_and_unexpired(&self, obj: Arc<Object>) -> Result<(Arc<Object>, KeyState)> {
+        let mut obj = obj;
         let next = obj.managed().map_or(0, |m| m.next_rotation);
         if next != 0 && obj.is_managed_key() && next <= self.kms.clock.now() {
             // Another process may have rotated already; `rotate` re-checks in its transaction.
@@ -637,14 +659,7 @@ impl Token {
             obj = self.object(obj.handle)?;
         }
         let state = obj.managed().map_or(KeyState::Enabled, |m| m.state);
-        if let Some(code) = state.refusal() {
-            return Err(KmsError::new(
-                code,
-                format!("key {} is {}", obj.key_id().unwrap_or_default(), state.name()),
-            )
-            .into());
-        }
-        Ok(obj)
+        Ok((obj, state))
     }
 
     /// `C_DestroyObject` of a managed key: its deletion is scheduled with the shortest window
