@@ -485,9 +485,8 @@ fn create_private_file(path: &Path) -> StoreResult<()> {
     }
 }
 
-/// Refuses SQLite files that belong to something else, and non-SQLite files.
 /// A connection to an existing file (made by `create_private_file`, never by SQLite, so its
-/// mode stays private): one per thread at a time, waiting out other writers.
+/// mode stays private), used by one thread at a time, that waits out other writers.
 fn connect(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open_with_flags(
         path,
@@ -497,6 +496,7 @@ fn connect(path: &Path) -> StoreResult<Connection> {
     Ok(conn)
 }
 
+/// Refuses SQLite files that belong to something else, and non-SQLite files.
 fn check_identity(conn: &Connection, display: &str) -> StoreResult<()> {
     let app_id: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     if app_id == APPLICATION_ID {
