@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::{SO_PIN, USER_PIN};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::aead::GcmParams;
@@ -23,8 +24,6 @@ const THREADS: usize = 4;
 const RUN: Duration = Duration::from_secs(6);
 const CHILD_MODULE: &str = "KMS_PKCS11_TEST_MODULE";
 const CHILD_ROLE: &str = "CONCURRENCY_ROLE";
-const SO_PIN: &str = "so-pin-0000";
-const USER_PIN: &str = "user-pin-0000";
 
 fn library(module: &Path) -> Pkcs11 {
     let p = Pkcs11::new(module).expect("dlopen");

@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::{SO_PIN, USER_PIN};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
@@ -24,8 +25,6 @@ use std::time::Duration;
 const KILLS: usize = 200;
 const CHILD_MODULE: &str = "KMS_PKCS11_TEST_MODULE";
 const CHILD_JOURNAL: &str = "CRASH_JOURNAL";
-const SO_PIN: &str = "so-pin-0000";
-const USER_PIN: &str = "user-pin-0000";
 
 fn open(module: &Path) -> (Pkcs11, Session) {
     let p = Pkcs11::new(module).expect("dlopen");

@@ -55,8 +55,8 @@ fn cycle(module: &Path, i: usize) {
     let p = Pkcs11::new(module).expect("dlopen");
     p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)).expect("C_Initialize");
     let slot = p.get_slots_with_token().unwrap()[0];
-    let so = AuthPin::new("so-pin-0000".into());
-    let user = AuthPin::new("user-pin-0000".into());
+    let so = AuthPin::new(common::SO_PIN.into());
+    let user = AuthPin::new(common::USER_PIN.into());
     if i == 0 {
         p.init_token(slot, &so, "reload").unwrap();
         let s = p.open_rw_session(slot).unwrap();

@@ -78,6 +78,25 @@ impl Ident {
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len as usize]
     }
+
+    /// Any id but a UUID: kept out of line, off the path every call takes.
+    #[cold]
+    fn other(s: &str) -> Ident {
+        let mut id = Ident::NONE;
+        if s.len() <= IDENT_MAX {
+            id.bytes[..s.len()].copy_from_slice(s.as_bytes());
+            id.len = s.len() as u8;
+        } else {
+            let mut cut = IDENT_MAX - ELLIPSIS.len();
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            id.bytes[..cut].copy_from_slice(&s.as_bytes()[..cut]);
+            id.bytes[cut..cut + ELLIPSIS.len()].copy_from_slice(ELLIPSIS.as_bytes());
+            id.len = (cut + ELLIPSIS.len()) as u8;
+        }
+        id
+    }
 }
 
 impl From<&str> for Ident {
@@ -95,26 +114,6 @@ impl From<&str> for Ident {
             }
             Err(_) => Ident::other(s),
         }
-    }
-}
-
-impl Ident {
-    #[cold]
-    fn other(s: &str) -> Ident {
-        let mut id = Ident::NONE;
-        if s.len() <= IDENT_MAX {
-            id.bytes[..s.len()].copy_from_slice(s.as_bytes());
-            id.len = s.len() as u8;
-        } else {
-            let mut cut = IDENT_MAX - ELLIPSIS.len();
-            while !s.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            id.bytes[..cut].copy_from_slice(&s.as_bytes()[..cut]);
-            id.bytes[cut..cut + ELLIPSIS.len()].copy_from_slice(ELLIPSIS.as_bytes());
-            id.len = (cut + ELLIPSIS.len()) as u8;
-        }
-        id
     }
 }
 
